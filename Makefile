@@ -1,0 +1,84 @@
+# cuishou — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 (Django 6.1 needs it): PATH first, then pyenv's interpreters.
+PY312 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python3.12 2>/dev/null | sort -V -r) $$(command -v python3.12) /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+VENV := .venv
+UV := $(PY312) -m uv
+CUISHOU := $(VENV)/bin/cuishou
+PG_URL ?= postgres://postgres@127.0.0.1:5432/cuishou
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help install system-deps run test test-pg lint typecheck check messages services bench clean
+
+help:
+	@echo "make run      install, migrate, load the demo portfolio when empty, serve http://$(HOST):$(PORT)"
+	@echo "make test     install and run the whole test suite (SQLite)"
+	@echo "make test-pg  the same suite against PostgreSQL ($(PG_URL))"
+	@echo "make check    ruff, mypy, django checks, missing migrations"
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@test -n "$(PY312)" || { echo "Python 3.12 not found (install it or set PY312=/path/to/python3.12)" >&2; exit 1; }
+	@$(PY312) -m uv --version >/dev/null 2>&1 || $(PY312) -m pip install --quiet uv
+	UV_PYTHON=$(PY312) $(UV) sync --frozen --python $(PY312)
+	@touch $@
+
+install: $(VENV)/.installed
+
+# Debian packages the product needs: Chromium for the browser tests, Noto CJK for documents.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; \
+	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# PostgreSQL and Redis on this machine; started when not running.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -n 1) main start; \
+	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || { \
+	  command -v redis-server >/dev/null && redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true; }
+
+run: install system-deps
+	$(CUISHOU) compilemessages --ignore=.venv -v 0
+	$(CUISHOU) migrate --no-input -v 0
+	$(CUISHOU) demo --if-empty --no-serve
+	$(CUISHOU) runserver $(HOST):$(PORT)
+
+test: install system-deps
+	$(CUISHOU) compilemessages --ignore=.venv -v 0
+	$(VENV)/bin/pytest -q
+
+test-pg: install system-deps services
+	$(CUISHOU) compilemessages --ignore=.venv -v 0
+	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+check: lint typecheck
+	$(CUISHOU) check
+	$(CUISHOU) makemigrations --check --dry-run
+
+messages: install
+	cd src/cuishou && ../../$(CUISHOU) makemessages -l zh_Hans -l en --no-obsolete --add-location file
+
+bench: install
+	$(VENV)/bin/python bench/import_portfolio.py
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3

@@ -1,0 +1,268 @@
+"""Writing to and verifying the audit chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from cuishou.audit.models import AuditChainHead, AuditEvent
+
+GENESIS = "0" * 64
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """Turn Decimals, dates and model instances into plain JSON values."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=_default, ensure_ascii=False))
+
+
+def _canonical(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(fields)).hexdigest()
+
+
+def _hashed_fields(
+    *,
+    seq: int,
+    at: dt.datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    case_id: int | None,
+    summary: str,
+    before: Any,
+    after: Any,
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "at": at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "case_id": case_id,
+        "summary": summary,
+        "before": before,
+        "after": after,
+    }
+
+
+def _fields_of(event: AuditEvent) -> dict[str, Any]:
+    return _hashed_fields(
+        seq=event.seq,
+        at=event.at,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        case_id=event.case_id,
+        summary=event.summary,
+        before=event.before,
+        after=event.after,
+    )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event to append; ``audit_record_many`` takes a batch of these."""
+
+    action: str
+    object_type: str
+    object_id: str = ""
+    case_id: int | None = None
+    summary: str = ""
+    before: Any = None
+    after: Any = None
+
+
+def _actor_parts(actor: Any) -> tuple[int | None, str]:
+    if actor is None:
+        return None, "system"
+    if isinstance(actor, str):
+        return None, actor
+    return actor.pk, actor.get_username()
+
+
+def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[AuditEvent]:
+    """Append events to the chain in one locked step. Must run inside the caller's
+    transaction so the events commit (or roll back) with the change they describe."""
+    actor_id, actor_label = _actor_parts(actor)
+    now = timezone.now()
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
+        seq, prev = head.last_seq, head.last_hash
+        events: list[AuditEvent] = []
+        for entry in entries:
+            seq += 1
+            before = jsonable(entry.before)
+            after = jsonable(entry.after)
+            fields = _hashed_fields(
+                seq=seq,
+                at=now,
+                actor_id=actor_id,
+                actor_label=actor_label,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=str(entry.object_id),
+                case_id=entry.case_id,
+                summary=entry.summary[:300],
+                before=before,
+                after=after,
+            )
+            digest = event_hash(prev, fields)
+            events.append(
+                AuditEvent(
+                    seq=seq,
+                    at=now,
+                    actor_id=actor_id,
+                    actor_label=actor_label,
+                    action=entry.action,
+                    object_type=entry.object_type,
+                    object_id=str(entry.object_id),
+                    case_id=entry.case_id,
+                    summary=entry.summary[:300],
+                    before=before,
+                    after=after,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
+            prev = digest
+        if not events:
+            return []
+        AuditEvent.objects.bulk_create(events, batch_size=2000)
+        head.last_seq, head.last_hash = seq, prev
+        head.save(update_fields=["last_seq", "last_hash"])
+    return events
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | None = None,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    case_id: int | None = None,
+    summary: str = "",
+    before: Any = None,
+    after: Any = None,
+) -> AuditEvent:
+    """Append one event. ``target`` fills in object type and id from a model instance."""
+    if target is not None:
+        object_type = object_type or target._meta.label_lower
+        object_id = target.pk if object_id is None else object_id
+    entry = AuditEntry(
+        action=action,
+        object_type=object_type or "",
+        object_id="" if object_id is None else str(object_id),
+        case_id=case_id,
+        summary=summary,
+        before=before,
+        after=after,
+    )
+    return audit_record_many(actor=actor, entries=[entry])[0]
+
+
+def model_snapshot(instance: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """The concrete field values of an instance, JSON-ready, for before/after."""
+    names = (
+        list(fields) if fields is not None else [f.attname for f in instance._meta.concrete_fields]
+    )
+    data = {name: getattr(instance, name) for name in names}
+    result = jsonable(data)
+    assert isinstance(result, dict)
+    return result
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the keys whose values changed, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    count: int
+    broken_seq: int | None = None
+    reason: str = ""
+
+
+def _iter_events(chunk: int = 5000) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        batch = list(AuditEvent.objects.filter(seq__gt=last).order_by("seq")[:chunk])
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].seq
+
+
+def audit_verify() -> VerifyResult:
+    """Walk the chain from the start; report the first event that does not hold."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for event in _iter_events():
+        if event.seq != expected_seq:
+            return VerifyResult(
+                False,
+                count,
+                expected_seq,
+                f"event {expected_seq} is missing (next stored event is {event.seq})",
+            )
+        if event.prev_hash != prev:
+            return VerifyResult(
+                False, count, event.seq, f"event {event.seq} does not link to event {event.seq - 1}"
+            )
+        if event_hash(prev, _fields_of(event)) != event.hash:
+            return VerifyResult(
+                False, count, event.seq, f"event {event.seq} was altered (its hash does not match)"
+            )
+        prev = event.hash
+        expected_seq += 1
+        count += 1
+    head = AuditChainHead.objects.filter(id=1).first()
+    if head is not None and head.last_seq != count:
+        if head.last_seq > count:
+            return VerifyResult(
+                False,
+                count,
+                count + 1,
+                f"event {count + 1} is missing (the chain head records {head.last_seq} events)",
+            )
+        return VerifyResult(False, count, head.last_seq + 1, "events beyond the recorded head")
+    if head is not None and head.last_hash != prev and count:
+        return VerifyResult(False, count, count, f"event {count} differs from the chain head")
+    return VerifyResult(True, count)

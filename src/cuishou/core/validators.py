@@ -1,0 +1,51 @@
+"""Identity and contact validation for single values (forms, API, admin).
+
+Bulk imports validate whole columns at once (``cuishou.portfolio.importer.validate``);
+the rules there must agree with these.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError as StdnumError
+
+
+def normalize_id_number(value: str) -> str:
+    """Return the compact, upper-case 18-character resident ID or raise ValidationError."""
+    compact = ric.compact(value or "")
+    if len(compact) != 18:
+        raise ValidationError(_("an ID number has 18 characters"), code="id_length")
+    try:
+        ric.validate(compact)
+    except StdnumError as exc:
+        raise ValidationError(
+            _("invalid ID number (check digit or birth date)"), code="id_invalid"
+        ) from exc
+    return compact
+
+
+def normalize_phone(value: str) -> str:
+    """Return a mainland number as 11 digits (or E.164 ``+CC...`` for abroad), else raise."""
+    text = (value or "").strip().replace(" ", "").replace("-", "")
+    if not text:
+        raise ValidationError(_("phone number is empty"), code="phone_empty")
+    try:
+        parsed = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(_("not a phone number"), code="phone_invalid") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(_("not a valid phone number"), code="phone_invalid")
+    if parsed.country_code == 86:
+        return phonenumbers.national_significant_number(parsed)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_id_number(value: str) -> None:
+    normalize_id_number(value)
+
+
+def validate_phone(value: str) -> None:
+    normalize_phone(value)

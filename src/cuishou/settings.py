@@ -116,7 +116,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_cuishou.sqlite3")}
+else:
+    # Several test runs on one server (e.g. parallel sessions) each need their own name.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("CUISHOU_TEST_DB_NAME", f"test_{DATABASES['default']['NAME']}")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

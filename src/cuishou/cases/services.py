@@ -1,0 +1,50 @@
+"""Writes to cases. Each service is atomic and records its audit event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from cuishou.audit.services import audit_record
+from cuishou.cases.models import Case
+from cuishou.cases.selectors import user_may_reveal_pii
+from cuishou.portfolio.models import ContactPoint
+
+PII_FIELDS = ("id_number", "mobile", "contact")
+
+
+@transaction.atomic
+def case_reveal_pii(
+    *, actor: Any, case: Case, field: str, contact_point: ContactPoint | None = None
+) -> str:
+    """Return one unmasked value of the case's debtor and audit the reveal.
+
+    ``field`` is ``id_number``, ``mobile`` or ``contact`` (then ``contact_point`` names which).
+    """
+    if not user_may_reveal_pii(actor):
+        raise PermissionDenied("This role may not see unmasked personal data.")
+    if field == "id_number":
+        value = case.debtor.id_number
+        object_type, object_id = "portfolio.debtor", str(case.debtor_id)
+    elif field == "mobile":
+        value = case.debtor.mobile
+        object_type, object_id = "portfolio.debtor", str(case.debtor_id)
+    elif field == "contact" and contact_point is not None:
+        if contact_point.debtor_id != case.debtor_id:
+            raise PermissionDenied("That contact point is not in this case's file.")
+        value = contact_point.value
+        object_type, object_id = "portfolio.contactpoint", str(contact_point.pk)
+    else:
+        raise ValueError(f"unknown personal-data field: {field}")
+    audit_record(
+        actor=actor,
+        action="pii.reveal",
+        object_type=object_type,
+        object_id=object_id,
+        case_id=case.pk,
+        summary=f"revealed {field}",
+        after={"field": field},
+    )
+    return value

@@ -18,6 +18,16 @@ class AppendOnlyError(Exception):
     """Raised when code tries to change or delete a stored audit event."""
 
 
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Refuses bulk changes: events are only ever appended (``audit_record_many``)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events are append-only")
+
+
 class AuditEvent(models.Model):
     seq = models.BigIntegerField(_("sequence"), unique=True, editable=False)
     at = models.DateTimeField(_("time"), editable=False)
@@ -41,6 +51,8 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(_("previous hash"), max_length=64, editable=False)
     hash = models.CharField(_("hash"), max_length=64, unique=True, editable=False)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
@@ -55,8 +67,11 @@ class AuditEvent(models.Model):
         return f"{self.seq} {self.action} {self.object_type}:{self.object_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):
             raise AppendOnlyError("audit events are append-only")
+        # Always an INSERT: an instance carrying an existing primary key must not
+        # silently become an UPDATE of the stored event.
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -67,8 +82,8 @@ class AuditChainHead(models.Model):
     """One row holding the chain's last seq and hash; locked while appending."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    last_seq = models.BigIntegerField(default=0)
-    last_hash = models.CharField(max_length=64, default="0" * 64)
+    last_seq = models.BigIntegerField(_("last sequence"), default=0)
+    last_hash = models.CharField(_("last hash"), max_length=64, default="0" * 64)
 
     class Meta:
         verbose_name = _("audit chain head")

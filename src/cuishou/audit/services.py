@@ -1,4 +1,19 @@
-"""Writing to and verifying the audit chain."""
+"""Writing to and verifying the audit chain.
+
+The hash of an event must be recomputable from its stored row on every database:
+
+- ``before``/``after`` are turned into plain JSON (``jsonable``) *before* hashing, so what is
+  hashed is what the JSONField stores; the canonical form sorts keys (PostgreSQL's jsonb
+  reorders them) and writes integral floats as integers (jsonb returns ``1e20`` as an
+  integer). NaN and infinities are refused: jsonb cannot store them.
+- ``at`` is hashed to the microsecond in UTC, the precision of both SQLite and PostgreSQL.
+- text columns are cut to their column length before hashing, so PostgreSQL never
+  rejects (and SQLite never keeps more than) what was hashed.
+
+Appends lock the single ``AuditChainHead`` row (``select_for_update`` on PostgreSQL; SQLite
+serialises writers with ``BEGIN IMMEDIATE``), so concurrent appends never fork the chain.
+The head also records the last seq and hash, so removing the newest event is detected.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +31,11 @@ from django.utils import timezone
 from cuishou.audit.models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
+# Column lengths: text is cut to these before hashing, so the stored row is what was hashed.
+_MAX = {
+    name: getattr(AuditEvent._meta.get_field(name), "max_length", None) or 0
+    for name in ("actor_label", "action", "object_type", "object_id", "summary")
+}
 
 
 def _default(value: Any) -> Any:
@@ -36,11 +56,27 @@ def jsonable(value: Any) -> Any:
     """Turn Decimals, dates and model instances into plain JSON values."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, default=_default, ensure_ascii=False))
+    return json.loads(json.dumps(value, default=_default, ensure_ascii=False, allow_nan=False))
+
+
+def _normalized(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalized(v) for v in value]
+    return value
 
 
 def _canonical(fields: dict[str, Any]) -> bytes:
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(
+        _normalized(fields),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    ).encode()
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -109,54 +145,37 @@ def _actor_parts(actor: Any) -> tuple[int | None, str]:
     if actor is None:
         return None, "system"
     if isinstance(actor, str):
-        return None, actor
-    return actor.pk, actor.get_username()
+        return None, actor[: _MAX["actor_label"]]
+    return actor.pk, actor.get_username()[: _MAX["actor_label"]]
 
 
 def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[AuditEvent]:
     """Append events to the chain in one locked step. Must run inside the caller's
     transaction so the events commit (or roll back) with the change they describe."""
     actor_id, actor_label = _actor_parts(actor)
-    now = timezone.now()
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
+        # Taken under the lock, so seq order and time order agree.
+        now = timezone.now()
         seq, prev = head.last_seq, head.last_hash
         events: list[AuditEvent] = []
         for entry in entries:
             seq += 1
-            before = jsonable(entry.before)
-            after = jsonable(entry.after)
-            fields = _hashed_fields(
-                seq=seq,
-                at=now,
-                actor_id=actor_id,
-                actor_label=actor_label,
-                action=entry.action,
-                object_type=entry.object_type,
-                object_id=str(entry.object_id),
-                case_id=entry.case_id,
-                summary=entry.summary[:300],
-                before=before,
-                after=after,
-            )
-            digest = event_hash(prev, fields)
-            events.append(
-                AuditEvent(
-                    seq=seq,
-                    at=now,
-                    actor_id=actor_id,
-                    actor_label=actor_label,
-                    action=entry.action,
-                    object_type=entry.object_type,
-                    object_id=str(entry.object_id),
-                    case_id=entry.case_id,
-                    summary=entry.summary[:300],
-                    before=before,
-                    after=after,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
+            values: dict[str, Any] = {
+                "seq": seq,
+                "at": now,
+                "actor_id": actor_id,
+                "actor_label": actor_label,
+                "action": entry.action[: _MAX["action"]],
+                "object_type": entry.object_type[: _MAX["object_type"]],
+                "object_id": str(entry.object_id)[: _MAX["object_id"]],
+                "case_id": entry.case_id,
+                "summary": str(entry.summary)[: _MAX["summary"]],
+                "before": jsonable(entry.before),
+                "after": jsonable(entry.after),
+            }
+            digest = event_hash(prev, _hashed_fields(**values))
+            events.append(AuditEvent(**values, prev_hash=prev, hash=digest))
             prev = digest
         if not events:
             return []
@@ -254,6 +273,8 @@ def audit_verify() -> VerifyResult:
         expected_seq += 1
         count += 1
     head = AuditChainHead.objects.filter(id=1).first()
+    if head is None and count:
+        return VerifyResult(False, count, count, "the chain head record is missing")
     if head is not None and head.last_seq != count:
         if head.last_seq > count:
             return VerifyResult(

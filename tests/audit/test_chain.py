@@ -1,0 +1,195 @@
+"""The audit log is append-only and hash-chained; `cuishou audit verify` finds tampering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, connections, transaction
+
+from cuishou.audit.models import AppendOnlyError, AuditEvent
+from cuishou.audit.services import AuditEntry, audit_record, audit_record_many, audit_verify
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _verify() -> str:
+    out = io.StringIO()
+    call_command("audit", "verify", stdout=out)
+    return out.getvalue()
+
+
+def _raw(sql: str, params: list[object]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _record_five() -> None:
+    actor = UserFactory(username="auditor")
+    audit_record(
+        actor=actor,
+        action="case.assign",
+        object_type="cases.case",
+        object_id=1,
+        case_id=1,
+        summary="assigned",
+        before={"assignee": None},
+        after={"assignee": actor.pk},
+    )
+    audit_record_many(
+        actor="import",
+        entries=[
+            AuditEntry(
+                action="loan.update",
+                object_type="portfolio.loan",
+                object_id="HT-1",
+                after={"balance": Decimal("6000.00"), "due_on": dt.date(2026, 8, 10)},
+            ),
+            # Values whose JSON form a database may rewrite: key order, big floats, CJK text.
+            AuditEntry(
+                action="debtor.update",
+                object_type="portfolio.debtor",
+                object_id="7",
+                summary="姓名更正",
+                before={"z": 1, "a": {"y": [1.5, 2.0], "b": "张三"}},
+                after={
+                    "big": 1e20,
+                    "small": 1e-7,
+                    "when": dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC),
+                },
+            ),
+            AuditEntry(action="case.update", object_type="cases.case", object_id="1", case_id=1),
+        ],
+    )
+    audit_record(actor=None, action="batch.run", object_type="engine.run", summary="nightly")
+
+
+def test_an_intact_chain_verifies_and_prints_the_count():
+    _record_five()
+    assert _verify().strip() == "audit chain intact: 5 events"
+    result = audit_verify()
+    assert result.ok and result.count == 5
+
+
+def test_an_empty_chain_is_intact():
+    assert _verify().strip() == "audit chain intact: 0 events"
+
+
+def test_altering_a_summary_with_raw_sql_names_that_event():
+    _record_five()
+    _raw("UPDATE audit_auditevent SET summary = %s WHERE seq = %s", ["nothing happened", 3])
+    with pytest.raises(CommandError, match=r"broken at event 3\b"):
+        _verify()
+
+
+def test_altering_the_after_values_with_raw_sql_names_that_event():
+    _record_five()
+    _raw(
+        'UPDATE audit_auditevent SET "after" = %s WHERE seq = %s',
+        ['{"balance": "0.00", "due_on": "2026-08-10"}', 2],
+    )
+    with pytest.raises(CommandError, match=r"broken at event 2\b"):
+        _verify()
+
+
+def test_altering_the_actor_with_raw_sql_is_detected():
+    _record_five()
+    _raw("UPDATE audit_auditevent SET actor_label = %s WHERE seq = %s", ["someone-else", 5])
+    with pytest.raises(CommandError, match=r"broken at event 5\b"):
+        _verify()
+
+
+def test_rehashing_an_altered_event_still_breaks_the_next_link():
+    _record_five()
+    _raw(
+        "UPDATE audit_auditevent SET summary = %s, hash = %s WHERE seq = %s",
+        ["forged", "f" * 64, 2],
+    )
+    with pytest.raises(CommandError, match=r"broken at event 2\b"):
+        _verify()
+
+
+def test_deleting_a_middle_event_with_raw_sql_names_the_missing_seq():
+    _record_five()
+    _raw("DELETE FROM audit_auditevent WHERE seq = %s", [3])
+    with pytest.raises(CommandError, match=r"broken at event 3\b.*missing"):
+        _verify()
+
+
+def test_deleting_the_newest_event_with_raw_sql_is_detected_through_the_chain_head():
+    _record_five()
+    _raw("DELETE FROM audit_auditevent WHERE seq = %s", [5])
+    with pytest.raises(CommandError, match=r"broken at event 5\b.*missing"):
+        _verify()
+
+
+def test_deleting_the_chain_head_row_is_detected():
+    _record_five()
+    _raw("DELETE FROM audit_auditchainhead", [])
+    with pytest.raises(CommandError, match="chain head"):
+        _verify()
+
+
+def test_the_orm_refuses_to_change_or_delete_events():
+    _record_five()
+    event = AuditEvent.objects.get(seq=2)
+    event.summary = "changed"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.filter(seq=2).update(summary="changed")
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().delete()
+    # A fresh instance carrying an existing primary key is an insert, never an update.
+    copy = AuditEvent.objects.get(seq=3)
+    copy._state.adding = True
+    copy.summary = "changed"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        copy.save()
+    assert "intact: 5 events" in _verify()
+
+
+def test_events_do_not_store_naive_or_rounded_times():
+    _record_five()
+    stored = AuditEvent.objects.get(seq=1).at
+    assert stored.tzinfo is not None
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_do_not_fork_the_chain():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database: SQLite's in-memory test database is one connection")
+    per_thread = 25
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def append(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(per_thread):
+                audit_record(actor=f"worker-{n}", action="test.append", object_id=i)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert audit_verify().ok
+    assert AuditEvent.objects.count() == 4 * per_thread
+    assert sorted(AuditEvent.objects.values_list("seq", flat=True)) == list(
+        range(1, 4 * per_thread + 1)
+    )

@@ -6,4 +6,10 @@ app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("cases/", views.case_list, name="case-list"),
+    path("cases/<int:pk>/", views.case_detail, name="case-detail"),
+    path("cases/<int:pk>/reveal/", views.case_reveal, name="case-reveal"),
+    path("imports/", views.import_list, name="import-list"),
+    path("imports/upload/", views.import_upload, name="import-upload"),
+    path("imports/<int:pk>/", views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/report.txt", views.import_report, name="import-report"),
 ]

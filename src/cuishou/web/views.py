@@ -1,6 +1,41 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+"""Pages: the case list, the case file, imports. Thin: validate, call a selector or
+service, render. htmx requests get the changed fragment only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from cuishou.audit.models import AuditEvent
+from cuishou.cases.filtersets import CaseFilterSet
+from cuishou.cases.models import Case
+from cuishou.cases.selectors import case_get_for_user, case_visible_queryset, user_may_reveal_pii
+from cuishou.cases.services import case_reveal_pii
+from cuishou.core.masking import mask_email, mask_id_number, mask_phone
+from cuishou.portfolio.choices import ContactKind
+from cuishou.portfolio.models import ContactPoint, ImportRun, Loan
+from cuishou.web.forms import ImportUploadForm
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware."""
+
+    htmx: HtmxDetails
+
+
+CASES_PER_PAGE = 50
+IMPORTS_PER_PAGE = 50
+TIMELINE_LIMIT = 200
 
 
 @login_required
@@ -8,6 +43,211 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("web:case-list")
 
 
+# --- case list ---------------------------------------------------------------
+
+
 @login_required
-def case_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("placeholder")
+def case_list(request: HtmxHttpRequest) -> HttpResponse:
+    visible = case_visible_queryset(request.user).select_related("client", "debtor", "assignee")
+    filterset = CaseFilterSet(request.GET, queryset=visible, request=request)
+    # A filter that does not validate (e.g. an assignee outside the user's scope) shows
+    # its error and no rows, rather than silently dropping the filter.
+    cases = filterset.qs if filterset.is_valid() else visible.none()
+    totals = cases.aggregate(n=Count("pk"), overdue=Sum("overdue_amount"), balance=Sum("balance"))
+    paginator = Paginator(cases, CASES_PER_PAGE)
+    # The aggregate above already counted the rows; spare the paginator its own COUNT.
+    paginator.__dict__["count"] = totals["n"]
+    page = paginator.get_page(request.GET.get("page"))
+    context = {"filterset": filterset, "page": page, "totals": totals}
+    if request.htmx.target == "case-results":
+        return render(request, "web/case_list.html#results", context)
+    return render(request, "web/case_list.html", context)
+
+
+# --- case file -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PiiItem:
+    """One personal-data value on the case page: masked, or shown after a reveal."""
+
+    key: str
+    field: str
+    shown: str
+    revealed: bool
+    contact_point_id: int | None = None
+
+
+def _mask_contact(kind: str, value: str) -> str:
+    return mask_email(value) if kind == ContactKind.EMAIL else mask_phone(value)
+
+
+def _timeline(case: Case, loan_ids: list[int]) -> QuerySet[AuditEvent]:
+    """Events of this case, plus case-less events about its debtor and loans."""
+    about_file = Q(object_type="portfolio.debtor", object_id=str(case.debtor_id)) | Q(
+        object_type="portfolio.loan", object_id__in=[str(i) for i in loan_ids]
+    )
+    return AuditEvent.objects.filter(
+        Q(case_id=case.pk)
+        | Q(object_type="cases.case", object_id=str(case.pk))
+        | (Q(case_id__isnull=True) & about_file)
+    ).order_by("-seq")[:TIMELINE_LIMIT]
+
+
+def _case_context(request: HttpRequest, case: Case, revealed: dict[str, str]) -> dict[str, Any]:
+    debtor = case.debtor
+    loans = list(
+        Loan.objects.filter(debtor_id=case.debtor_id, client_id=case.client_id)
+        .select_related("product")
+        .prefetch_related("installments")
+        .order_by("contract_no")
+    )
+    contacts = list(
+        ContactPoint.objects.filter(debtor_id=case.debtor_id)
+        .select_related("related_person")
+        .order_by("related_person_id", "-is_primary", "id")
+    )
+    contact_rows = []
+    for cp in contacts:
+        key = f"contact-{cp.pk}"
+        item = PiiItem(
+            key=key,
+            field="contact",
+            shown=revealed.get(key) or _mask_contact(cp.kind, cp.value),
+            revealed=key in revealed,
+            contact_point_id=cp.pk,
+        )
+        contact_rows.append((cp, item))
+    debtor_pii = {
+        field: PiiItem(
+            key=field,
+            field=field,
+            shown=revealed.get(field) or mask(getattr(debtor, field)),
+            revealed=field in revealed,
+        )
+        for field, mask in (("id_number", mask_id_number), ("mobile", mask_phone))
+    }
+    return {
+        "case": case,
+        "debtor": debtor,
+        "debtor_pii": debtor_pii,
+        "loans": loans,
+        "contact_rows": contact_rows,
+        "related_persons": list(debtor.related_persons.order_by("id")),
+        "addresses": list(debtor.addresses.order_by("kind", "id")),
+        "timeline": list(_timeline(case, [loan.pk for loan in loans])),
+        "timeline_limit": TIMELINE_LIMIT,
+        "may_reveal": user_may_reveal_pii(request.user),
+    }
+
+
+@login_required
+def case_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    case = case_get_for_user(request.user, pk)
+    if request.htmx.target == "timeline":
+        loan_ids = list(
+            Loan.objects.filter(debtor_id=case.debtor_id, client_id=case.client_id).values_list(
+                "pk", flat=True
+            )
+        )
+        context = {"timeline": list(_timeline(case, loan_ids)), "timeline_limit": TIMELINE_LIMIT}
+        return render(request, "web/case_detail.html#timeline", context)
+    return render(request, "web/case_detail.html", _case_context(request, case, {}))
+
+
+@login_required
+@require_POST
+def case_reveal(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Show one unmasked value (audited). 403 for a user without ``cases.reveal_pii``."""
+    case = case_get_for_user(request.user, pk)
+    if not user_may_reveal_pii(request.user):
+        raise PermissionDenied
+    field = request.POST.get("field", "")
+    contact_point = None
+    key = field
+    if field == "contact":
+        raw_id = request.POST.get("contact_point", "")
+        if not raw_id.isdigit():
+            return HttpResponseBadRequest(_("Which contact point?"))
+        contact_point = get_object_or_404(ContactPoint, pk=int(raw_id), debtor_id=case.debtor_id)
+        key = f"contact-{contact_point.pk}"
+    elif field not in ("id_number", "mobile"):
+        return HttpResponseBadRequest(_("Unknown field."))
+    value = case_reveal_pii(actor=request.user, case=case, field=field, contact_point=contact_point)
+    if request.htmx:
+        item = PiiItem(
+            key=key,
+            field=field,
+            shown=value,
+            revealed=True,
+            contact_point_id=contact_point.pk if contact_point else None,
+        )
+        response = render(request, "web/_pii.html", {"item": item, "case": case})
+        response["HX-Trigger"] = "pii-revealed"
+        return response
+    return render(request, "web/case_detail.html", _case_context(request, case, {key: value}))
+
+
+# --- imports -------------------------------------------------------------------
+
+
+def _may_see_imports(user: Any) -> bool:
+    return bool(
+        user.has_perm("portfolio.view_importrun") or user.has_perm("portfolio.add_importrun")
+    )
+
+
+@login_required
+def import_list(request: HttpRequest) -> HttpResponse:
+    if not _may_see_imports(request.user):
+        raise PermissionDenied
+    runs = ImportRun.objects.select_related("client", "actor").order_by("-started_at", "-pk")
+    page = Paginator(runs, IMPORTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "web/import_list.html", {"page": page})
+
+
+@login_required
+@permission_required("portfolio.add_importrun", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        from cuishou.portfolio.importer import import_portfolio
+
+        upload = form.cleaned_data["file"]
+        result = import_portfolio(
+            client=form.cleaned_data["client"],
+            source=upload,
+            file_name=upload.name,
+            actor=request.user,
+            dry_run=form.cleaned_data["dry_run"],
+        )
+        if result.run.pk is not None:
+            return redirect("web:import-detail", pk=result.run.pk)
+        # The importer kept no run record: show the outcome straight away.
+        return render(
+            request,
+            "web/import_detail.html",
+            {"run": result.run, "report_lines": result.report_text().splitlines()},
+        )
+    return render(request, "web/import_upload.html", {"form": form})
+
+
+@login_required
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if not _may_see_imports(request.user):
+        raise PermissionDenied
+    run = get_object_or_404(ImportRun.objects.select_related("client", "actor"), pk=pk)
+    return render(
+        request, "web/import_detail.html", {"run": run, "report_lines": run.report.splitlines()}
+    )
+
+
+@login_required
+def import_report(request: HttpRequest, pk: int) -> HttpResponse:
+    if not _may_see_imports(request.user):
+        raise PermissionDenied
+    run = get_object_or_404(ImportRun, pk=pk)
+    response = HttpResponse(run.report, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{run.pk}-report.txt"'
+    return response

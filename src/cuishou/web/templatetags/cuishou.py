@@ -1,0 +1,82 @@
+"""Template filters for pages: money, masking and role labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.utils.translation import gettext_lazy as _
+
+from cuishou.accounts.choices import Role
+from cuishou.core.masking import mask_email, mask_id_number, mask_phone
+from cuishou.core.money import to_fen
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Decimal | int | str | None) -> str:
+    """``1234.5`` → ``1,234.50`` (two decimals, thousands separated)."""
+    if value is None or value == "":
+        return ""
+    return f"{to_fen(Decimal(value)):,.2f}"
+
+
+@register.filter
+def masked_id(value: str | None) -> str:
+    return mask_id_number(value)
+
+
+@register.filter
+def masked_phone(value: str | None) -> str:
+    return mask_phone(value)
+
+
+@register.filter
+def masked_contact(value: str | None, kind: str = "phone") -> str:
+    return mask_email(value) if kind == "email" else mask_phone(value)
+
+
+@register.simple_tag
+def role_labels(user: Any) -> str:
+    """The user's roles by their translated labels, comma separated."""
+    if not getattr(user, "is_authenticated", False):
+        return ""
+    labels = [str(role.label) for role in Role if user.has_role(role)]
+    return ", ".join(labels)
+
+
+@register.filter
+def percent(value: Decimal | None) -> str:
+    """An annual rate as a percentage: ``0.18`` → ``18.00%``."""
+    if value is None:
+        return ""
+    return f"{Decimal(value) * 100:.2f}%"
+
+
+@register.filter
+def installment_unpaid(installment: Any) -> Decimal:
+    return Decimal(installment.principal_unpaid + installment.interest_unpaid)
+
+
+AUDIT_ACTION_LABELS = {
+    "pii.reveal": _("Personal data revealed"),
+}
+
+
+@register.filter
+def audit_action(code: str) -> str:
+    """A readable label for an audit action code; unknown codes are shown as they are."""
+    label = AUDIT_ACTION_LABELS.get(code)
+    return str(label) if label is not None else code
+
+
+@register.filter
+def minutes(value: dt.timedelta | None) -> int:
+    """A duration in whole minutes (rounded up), for the lock-out page."""
+    if value is None:
+        return 0
+    return max(1, math.ceil(value.total_seconds() / 60))

@@ -1,0 +1,131 @@
+"""A small portfolio for the page tests: two collectors, three cases, one full case file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+
+from cuishou.accounts.models import User
+from cuishou.audit.services import audit_record
+from cuishou.cases.models import Case
+from cuishou.portfolio.models import Client, Debtor, Loan, RelatedPerson
+from tests.factories import (
+    AddressFactory,
+    CaseFactory,
+    ClientFactory,
+    ContactPointFactory,
+    DebtorFactory,
+    InstallmentFactory,
+    LoanFactory,
+    RelatedPersonFactory,
+    UserFactory,
+)
+
+PASSWORD = "pw-Secret-123"
+
+
+@dataclass
+class Portfolio:
+    bank: Client
+    shop: Client
+    alice: User  # collector with cases 1 and 2
+    bob: User  # collector with case 3
+    zhang: Debtor
+    zhang_case: Case
+    zhang_loan: Loan
+    spouse: RelatedPerson
+    li_case: Case
+    wang_case: Case
+
+
+def make_portfolio() -> Portfolio:
+    bank = ClientFactory(code="BANK", name="华夏消费金融")
+    shop = ClientFactory(code="SHOP", name="好物分期")
+    alice = UserFactory(username="alice", display_name="Alice 王", role="collector")
+    bob = UserFactory(username="bob", display_name="Bob 李", role="collector")
+
+    zhang = DebtorFactory(name="张三丰", id_number="110105198604011114", mobile="13800138000")
+    loan = LoanFactory(client=bank, debtor=zhang, contract_no="HT-ZS-001")
+    InstallmentFactory(
+        loan=loan,
+        seq=1,
+        due_on=dt.date(2026, 8, 10),
+        principal_due=Decimal("1500.00"),
+        interest_due=Decimal("75.00"),
+        principal_paid=Decimal("1500.00"),
+        interest_paid=Decimal("75.00"),
+    )
+    InstallmentFactory(
+        loan=loan,
+        seq=2,
+        due_on=dt.date(2026, 9, 10),
+        principal_due=Decimal("1512.34"),
+        interest_due=Decimal("68.25"),
+    )
+    spouse = RelatedPersonFactory(debtor=zhang, name="李四娘", relation="spouse")
+    ContactPointFactory(debtor=zhang, kind="phone", value="13800138000", is_primary=True)
+    ContactPointFactory(debtor=zhang, related_person=spouse, kind="phone", value="13912345678")
+    AddressFactory(
+        debtor=zhang,
+        kind="work",
+        text="上海市浦东新区张杨路500号华润时代广场",
+        city="上海市",
+        district="浦东新区",
+        lat=Decimal("31.229000"),
+        lon=Decimal("121.520000"),
+    )
+    zhang_case = CaseFactory(
+        client=bank,
+        debtor=zhang,
+        assignee=alice,
+        bucket="M3",
+        dpd=66,
+        stage="phone",
+        overdue_amount=Decimal("1580.59"),
+        balance=Decimal("20000.00"),
+    )
+    li_case = CaseFactory(
+        client=shop,
+        debtor=DebtorFactory(name="李小龙"),
+        assignee=alice,
+        bucket="M1",
+        dpd=12,
+        stage="reminder",
+        balance=Decimal("3000.00"),
+    )
+    wang_case = CaseFactory(
+        client=bank,
+        debtor=DebtorFactory(name="王五"),
+        assignee=bob,
+        bucket="M5",
+        dpd=140,
+        stage="visit",
+        balance=Decimal("88000.00"),
+    )
+    audit_record(
+        actor=alice,
+        action="case.stage_change",
+        target=zhang_case,
+        case_id=zhang_case.pk,
+        summary="stage reminder → phone",
+    )
+    return Portfolio(
+        bank=bank,
+        shop=shop,
+        alice=alice,
+        bob=bob,
+        zhang=zhang,
+        zhang_case=zhang_case,
+        zhang_loan=loan,
+        spouse=spouse,
+        li_case=li_case,
+        wang_case=wang_case,
+    )
+
+
+@pytest.fixture
+def portfolio(db: None) -> Portfolio:
+    return make_portfolio()

@@ -19,17 +19,27 @@ _VIEW_PORTFOLIO = [
     "cases.view_case",
 ]
 
+_SEE_STAFF = ["accounts.view_user", "accounts.view_team"]
+
+# Reveal of ID numbers and phones (``cases.reveal_pii``) goes to the roles that contact
+# debtors or act on their identity; compliance, finance and clients see them masked.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
+    # Works an assigned queue: calls, SMS, promises, notes.
     Role.COLLECTOR: [*_VIEW_PORTFOLIO, "cases.reveal_pii"],
+    # Visits the addresses of assigned cases.
     Role.FIELD_VISITOR: [*_VIEW_PORTFOLIO, "cases.reveal_pii"],
+    # Receives visit cases, allocates them within the teams they lead, reviews reports.
     Role.TEAM_LEAD: [
         *_VIEW_PORTFOLIO,
+        *_SEE_STAFF,
         "cases.view_team_cases",
         "cases.change_case",
         "cases.reveal_pii",
     ],
+    # Issues cases, approves routes and equipment, sets strategy, manages clients/products.
     Role.RISK_MANAGER: [
         *_VIEW_PORTFOLIO,
+        *_SEE_STAFF,
         "cases.view_all_cases",
         "cases.change_case",
         "cases.reveal_pii",
@@ -40,15 +50,25 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "portfolio.change_client",
         "audit.view_auditevent",
     ],
-    Role.LEGAL_OFFICER: [*_VIEW_PORTFOLIO, "cases.view_all_cases", "cases.reveal_pii"],
+    # Lawyer's letters, litigation, enforcement: moves cases into the legal stage.
+    Role.LEGAL_OFFICER: [
+        *_VIEW_PORTFOLIO,
+        "cases.view_all_cases",
+        "cases.change_case",
+        "cases.reveal_pii",
+    ],
+    # Policy packs, template approval, audit review.
     Role.COMPLIANCE_OFFICER: [
         *_VIEW_PORTFOLIO,
+        *_SEE_STAFF,
         "cases.view_all_cases",
         "audit.view_auditevent",
         "portfolio.view_importrun",
     ],
+    # Payments, reconciliation, settlements (by contract number; identities stay masked).
     Role.FINANCE: [*_VIEW_PORTFOLIO, "cases.view_all_cases"],
-    # A client user sees its own client's portfolio, read-only and masked.
+    # A client user sees its own client's portfolio, read-only and masked
+    # (``case_visible_queryset`` narrows to ``User.client``).
     Role.CLIENT: [*_VIEW_PORTFOLIO],
 }
 

@@ -50,4 +50,36 @@ def case_get_for_user(user: Any, pk: int) -> Case:
 
 
 def user_may_reveal_pii(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.has_perm("cases.reveal_pii"))
+    """Whether ``user`` may see unmasked ID numbers and phones (each reveal is audited).
+
+    Client users never may, whatever other group they were put in.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.has_role(Role.CLIENT) and not user.is_superuser:
+        return False
+    return bool(user.has_perm("cases.reveal_pii"))
+
+
+def user_sees_all_cases(user: Any) -> bool:
+    """Whether ``user`` sees every case (a client user never does)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return bool(user.has_perm("cases.view_all_cases")) and not user.has_role(Role.CLIENT)
+
+
+def loan_visible_to(user: Any, *, client_id: int, debtor_id: int) -> bool:
+    """Whether ``user`` may see a loan of this client and debtor.
+
+    The loan is visible when its case is (same rule as pages and exports); loans without a
+    case only to users who see every case, and to the client's own users.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user_sees_all_cases(user):
+        return True
+    if user.has_role(Role.CLIENT):
+        return bool(user.client_id) and user.client_id == client_id
+    return case_visible_queryset(user).filter(client_id=client_id, debtor_id=debtor_id).exists()

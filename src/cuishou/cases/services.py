@@ -9,7 +9,7 @@ from django.db import transaction
 
 from cuishou.audit.services import audit_record
 from cuishou.cases.models import Case
-from cuishou.cases.selectors import user_may_reveal_pii
+from cuishou.cases.selectors import case_visible_queryset, user_may_reveal_pii
 from cuishou.portfolio.models import ContactPoint
 
 PII_FIELDS = ("id_number", "mobile", "contact")
@@ -25,6 +25,8 @@ def case_reveal_pii(
     """
     if not user_may_reveal_pii(actor):
         raise PermissionDenied("This role may not see unmasked personal data.")
+    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
+        raise PermissionDenied("This case is not in the user's scope.")
     if field == "id_number":
         value = case.debtor.id_number
         object_type, object_id = "portfolio.debtor", str(case.debtor_id)
@@ -48,3 +50,30 @@ def case_reveal_pii(
         after={"field": field},
     )
     return value
+
+
+@transaction.atomic
+def case_assign(*, actor: Any, case: Case, assignee: Any, reason: str = "") -> Case:
+    """Give ``case`` to ``assignee`` (a user, or None to unassign), recording who had it.
+
+    The case row is locked, so two allocations of the same case serialise.
+    """
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    before = locked.assignee_id
+    after = assignee.pk if assignee is not None else None
+    if before == after:
+        return locked
+    locked.assignee_id = after
+    locked.save(update_fields=["assignee", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="case.assign",
+        target=locked,
+        case_id=locked.pk,
+        summary=(reason or "assigned")[:300],
+        before={"assignee_id": before},
+        after={"assignee_id": after},
+    )
+    case.assignee_id = after
+    case.updated_at = locked.updated_at
+    return locked

@@ -58,7 +58,15 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
     # The aggregate above already counted the rows; spare the paginator its own COUNT.
     paginator.__dict__["count"] = totals["n"]
     page = paginator.get_page(request.GET.get("page"))
-    context = {"filterset": filterset, "page": page, "totals": totals}
+    more_filters_used = any(
+        request.GET.get(name) for name in filterset.filters if name not in ("q", "bucket")
+    )
+    context = {
+        "filterset": filterset,
+        "page": page,
+        "totals": totals,
+        "more_filters_used": more_filters_used or bool(filterset.errors),
+    }
     if request.htmx.target == "case-results":
         return render(request, "web/case_list.html#results", context)
     return render(request, "web/case_list.html", context)

@@ -129,3 +129,9 @@ def make_portfolio() -> Portfolio:
 @pytest.fixture
 def portfolio(db: None) -> Portfolio:
     return make_portfolio()
+
+
+@pytest.fixture(autouse=True)
+def _english_pages(client, settings):  # type: ignore[no-untyped-def]
+    """Page tests read English text; the default (Chinese) is tested on its own."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"

@@ -289,7 +289,10 @@ def test_a_user_without_reveal_permission_sees_no_button_and_gets_403(client, po
 # --- language ------------------------------------------------------------------------
 
 
-def test_chinese_is_the_default_and_english_can_be_chosen(client, portfolio: Portfolio):
+def test_chinese_is_the_default_and_english_can_be_chosen(
+    client, portfolio: Portfolio, settings
+):
+    del client.cookies[settings.LANGUAGE_COOKIE_NAME]
     _as(client, portfolio.alice)
     html = client.get(CASES).content.decode()
     assert '<html lang="zh-hans">' in html

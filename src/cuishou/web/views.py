@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -199,6 +200,48 @@ def case_reveal(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 # --- imports -------------------------------------------------------------------
 
 
+# The importer's counts, in reading order, with their labels; other keys are shown as named.
+IMPORT_COUNT_LABELS = {
+    "rows_loans": gettext_lazy("Loan rows read"),
+    "rows_installments": gettext_lazy("Installment rows read"),
+    "rows_contacts": gettext_lazy("Contact rows read"),
+    "rows_addresses": gettext_lazy("Address rows read"),
+    "debtors_created": gettext_lazy("Debtors created"),
+    "debtors_updated": gettext_lazy("Debtors updated"),
+    "loans_created": gettext_lazy("Loans created"),
+    "loans_updated": gettext_lazy("Loans updated"),
+    "installments_written": gettext_lazy("Installments written"),
+    "installments_removed": gettext_lazy("Installments removed"),
+    "related_persons_created": gettext_lazy("Related persons created"),
+    "contact_points_written": gettext_lazy("Contact points written"),
+    "addresses_written": gettext_lazy("Addresses written"),
+    "products_created": gettext_lazy("Products created (need review)"),
+}
+
+
+def _import_counts(counts: dict[str, Any]) -> tuple[list[tuple[str, Any]], list[str]]:
+    """(label, number) rows of an ImportRun's counts, and the names of new products."""
+    numbers = {k: v for k, v in counts.items() if isinstance(v, int)}
+    rows = [
+        (str(label), numbers.pop(key))
+        for key, label in IMPORT_COUNT_LABELS.items()
+        if key in numbers
+    ]
+    rows += sorted(numbers.items())
+    new_products = counts.get("new_products") or []
+    return rows, [str(p) for p in new_products] if isinstance(new_products, list) else []
+
+
+def _import_context(run: ImportRun, report: str) -> dict[str, Any]:
+    count_rows, new_products = _import_counts(run.counts or {})
+    return {
+        "run": run,
+        "report_lines": report.splitlines(),
+        "count_rows": count_rows,
+        "new_products": new_products,
+    }
+
+
 def _may_see_imports(user: Any) -> bool:
     return bool(
         user.has_perm("portfolio.view_importrun") or user.has_perm("portfolio.add_importrun")
@@ -234,9 +277,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             return redirect("web:import-detail", pk=result.run.pk)
         # The importer kept no run record: show the outcome straight away.
         return render(
-            request,
-            "web/import_detail.html",
-            {"run": result.run, "report_lines": result.report_text().splitlines()},
+            request, "web/import_detail.html", _import_context(result.run, result.report_text())
         )
     return render(request, "web/import_upload.html", {"form": form})
 
@@ -246,9 +287,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if not _may_see_imports(request.user):
         raise PermissionDenied
     run = get_object_or_404(ImportRun.objects.select_related("client", "actor"), pk=pk)
-    return render(
-        request, "web/import_detail.html", {"run": run, "report_lines": run.report.splitlines()}
-    )
+    return render(request, "web/import_detail.html", _import_context(run, run.report))
 
 
 @login_required

@@ -289,9 +289,7 @@ def test_a_user_without_reveal_permission_sees_no_button_and_gets_403(client, po
 # --- language ------------------------------------------------------------------------
 
 
-def test_chinese_is_the_default_and_english_can_be_chosen(
-    client, portfolio: Portfolio, settings
-):
+def test_chinese_is_the_default_and_english_can_be_chosen(client, portfolio: Portfolio, settings):
     del client.cookies[settings.LANGUAGE_COOKIE_NAME]
     _as(client, portfolio.alice)
     html = client.get(CASES).content.decode()

@@ -177,7 +177,7 @@ def test_the_case_list_needs_a_fixed_number_of_queries(world, django_assert_max_
     risk.get("/api/cases")  # warm the session and permission caches
     for _ in range(20):
         CaseFactory(assignee=world.zhou)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(7):
         response = risk.get("/api/cases?limit=100")
     assert response.json()["count"] == 24
 
@@ -195,3 +195,21 @@ def test_loan_state_is_scoped_like_its_case(world):
     assert _as(world.risk).get(url).status_code == 200
     assert _as(world.client_user).get(url).status_code == 200
     assert _as(world.chen).get("/api/loans/ACME/NOPE").status_code == 404
+
+
+def test_case_detail_needs_a_fixed_number_of_queries(world, django_assert_max_num_queries):
+    from tests.factories import AddressFactory, ContactPointFactory, InstallmentFactory, LoanFactory
+
+    chen = _as(world.chen)
+    url = f"/api/cases/{world.case_chen.pk}"
+    chen.get(url)
+    debtor, acme = world.case_chen.debtor, world.case_chen.client
+    for n in range(5):
+        ContactPointFactory(debtor=debtor)
+        AddressFactory(debtor=debtor)
+        loan = LoanFactory(client=acme, debtor=debtor, contract_no=f"HT-EXTRA-{n}")
+        InstallmentFactory(loan=loan, seq=1)
+        InstallmentFactory(loan=loan, seq=2)
+    with django_assert_max_num_queries(11):
+        data = chen.get(url).json()
+    assert len(data["loans"]) == 6 and len(data["contacts"]) == 6

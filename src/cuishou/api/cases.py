@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
@@ -247,7 +248,7 @@ def case_reveal(request: HttpRequest, case_id: int, payload: RevealIn) -> Any:
     contact_point = None
     if payload.field == "contact":
         if payload.contact_point_id is None:
-            return Status(422, {"detail": "contact_point_id is required for field 'contact'"})
+            return Status(422, {"detail": _("contact_point_id is required for field 'contact'")})
         contact_point = get_object_or_404(
             ContactPoint, pk=payload.contact_point_id, debtor_id=case.debtor_id
         )

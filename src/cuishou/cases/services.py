@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from cuishou.audit.services import audit_record
 from cuishou.cases.models import Case
@@ -24,9 +25,9 @@ def case_reveal_pii(
     ``field`` is ``id_number``, ``mobile`` or ``contact`` (then ``contact_point`` names which).
     """
     if not user_may_reveal_pii(actor):
-        raise PermissionDenied("This role may not see unmasked personal data.")
+        raise PermissionDenied(_("This role may not see unmasked personal data."))
     if not case_visible_queryset(actor).filter(pk=case.pk).exists():
-        raise PermissionDenied("This case is not in the user's scope.")
+        raise PermissionDenied(_("This case is not in your scope."))
     if field == "id_number":
         value = case.debtor.id_number
         object_type, object_id = "portfolio.debtor", str(case.debtor_id)
@@ -35,7 +36,7 @@ def case_reveal_pii(
         object_type, object_id = "portfolio.debtor", str(case.debtor_id)
     elif field == "contact" and contact_point is not None:
         if contact_point.debtor_id != case.debtor_id:
-            raise PermissionDenied("That contact point is not in this case's file.")
+            raise PermissionDenied(_("That contact point is not in this case's file."))
         value = contact_point.value
         object_type, object_id = "portfolio.contactpoint", str(contact_point.pk)
     else:

@@ -64,6 +64,9 @@ def installment_unpaid(installment: Any) -> Decimal:
 
 AUDIT_ACTION_LABELS = {
     "pii.reveal": _("Personal data revealed"),
+    "case.assign": _("Case assigned"),
+    "loan.update": _("Loan changed by an import"),
+    "portfolio.import": _("Portfolio imported"),
 }
 
 

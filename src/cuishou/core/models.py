@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cuishou.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
 
 
 class TimeStampedModel(models.Model):
@@ -18,17 +22,17 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
-def MoneyField(verbose_name: str, **kwargs: object) -> models.DecimalField:  # noqa: N802
+def MoneyField(verbose_name: str | _StrPromise, **kwargs: Any) -> models.DecimalField:  # noqa: N802
     """A Decimal money column: 16 digits, 2 places, default 0.00."""
     kwargs.setdefault("default", Decimal("0.00"))
     return models.DecimalField(
         verbose_name,
         max_digits=MONEY_MAX_DIGITS,
         decimal_places=MONEY_DECIMAL_PLACES,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
-def RateField(verbose_name: str, **kwargs: object) -> models.DecimalField:  # noqa: N802
+def RateField(verbose_name: str | _StrPromise, **kwargs: Any) -> models.DecimalField:  # noqa: N802
     """An annual rate as a fraction (0.18 = 18 %), six decimal places."""
-    return models.DecimalField(verbose_name, max_digits=9, decimal_places=6, **kwargs)  # type: ignore[arg-type]
+    return models.DecimalField(verbose_name, max_digits=9, decimal_places=6, **kwargs)

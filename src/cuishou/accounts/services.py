@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -16,6 +17,7 @@ from cuishou.accounts.models import ApiToken, Team, User
 from cuishou.audit.services import audit_record, model_snapshot
 from cuishou.portfolio.models import Client
 
+_LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 _USER_FIELDS = ("username", "display_name", "team_id", "client_id", "is_active")
 
 
@@ -122,6 +124,9 @@ def api_token_authenticate(key: str) -> User | None:
     )
     if token is None:
         return None
-    token.last_used_at = timezone.now()
-    token.save(update_fields=["last_used_at"])
+    now = timezone.now()
+    # Noted at most once a minute, so a busy client does not write on every request.
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        token.save(update_fields=["last_used_at"])
     return token.user

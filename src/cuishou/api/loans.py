@@ -40,9 +40,10 @@ def _loan_state(loan: Loan) -> dict[str, Any]:
         selectors = importlib.import_module("cuishou.portfolio.selectors")
     except ImportError:
         return _fallback_state(loan)
-    state: dict[str, Any] = selectors.loan_state(
-        client_code=loan.client.code, contract_no=loan.contract_no
-    )
+    loan_state = getattr(selectors, "loan_state", None)
+    if loan_state is None:
+        return _fallback_state(loan)
+    state: dict[str, Any] = loan_state(client_code=loan.client.code, contract_no=loan.contract_no)
     return state
 
 

@@ -55,18 +55,22 @@ def decode_csv(data: bytes) -> tuple[bytes, str]:
     try:
         data.decode("utf-8")
         return data, "utf-8-sig" if bom else "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
         raise EncodingProblemError(
             _(
-                "the file is neither UTF-8 nor GB18030 (byte 0x%(byte)02x on line %(line)d "
-                "fits neither); save it as UTF-8 CSV"
+                "the file is neither UTF-8 (byte 0x%(b1)02x on line %(l1)d is not UTF-8) nor "
+                "GB18030 (byte 0x%(b2)02x on line %(l2)d is not GB18030); save it as UTF-8 CSV"
             )
-            % {"byte": data[exc.start], "line": line}
+            % {
+                "b1": data[utf8_error.start],
+                "l1": data.count(b"\n", 0, utf8_error.start) + 1,
+                "b2": data[exc.start],
+                "l2": data.count(b"\n", 0, exc.start) + 1,
+            }
         ) from exc
     return text.encode("utf-8"), "gb18030"
 

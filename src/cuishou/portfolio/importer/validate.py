@@ -33,11 +33,12 @@ ID_CHECK_CHARS = "10X98765432"
 MAX_FEN_DIGITS = 14  # MoneyField: 16 digits, 2 of them after the point
 SEQ_MAX = 32767
 
-_AMOUNT_RE = r"^(?P<sign>[+-]?)(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d*))?$"
-_RATE_RE = r"^(?P<int>\d+)?(?:\.(?P<frac>\d+))?$"
+_AMOUNT_RE = r"^[+-]?\d+(?:\.\d*)?$"
+_GROUPED_AMOUNT_RE = r"^[+-]?\d{1,3}(?:[,，]\d{3})+(?:\.\d*)?$"
+_RATE_RE = r"^(?:\d+(?:\.\d*)?|\.\d+)$"
 _DATE_RE = (
-    r"^(?P<y>\d{4})(?:-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})|/(?P<m2>\d{1,2})/(?P<d2>\d{1,2})"
-    r"|年(?P<m3>\d{1,2})月(?P<d3>\d{1,2})日)(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+    r"^\d{4}(?:-\d{1,2}-\d{1,2}|/\d{1,2}/\d{1,2}|年\d{1,2}月\d{1,2}日)"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 )
 _EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 
@@ -91,6 +92,21 @@ class _Checks:
             _("longer than %(n)d characters") % {"n": length},
         )
 
+    def duplicates(self, column: str, key: list[str], template: str, **values: pl.Expr) -> None:
+        """Every row whose ``key`` an earlier row already has; ``{row}`` in the template
+        is the first row with that key."""
+        complete = pl.all_horizontal(pl.col(key).is_not_null())
+        self.parts.append(
+            self.frame.filter(complete & pl.struct(key).is_duplicated())
+            .with_columns(pl.col(ROW).min().over(key).alias("_first"))
+            .filter(pl.col(ROW) != pl.col("_first"))
+            .select(
+                pl.col(ROW),
+                pl.lit(column).alias("column"),
+                _msg(template, row=pl.col("_first"), **values).alias("reason"),
+            )
+        )
+
     def collect(self) -> list[RowError]:
         if not self.parts:
             return []
@@ -101,28 +117,31 @@ class _Checks:
 # --- value parsers (expressions) ---------------------------------------------------
 
 
-def _amount(column: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(fen, shape_ok, decimals_ok) for a money column; fen is null unless both ok."""
-    groups = pl.col(column).str.replace_all("，", ",").str.extract_groups(_AMOUNT_RE)
-    integer = groups.struct.field("int").str.replace_all(",", "")
-    frac = groups.struct.field("frac").fill_null("")
-    shape_ok = integer.is_not_null() & (integer.str.len_chars() <= MAX_FEN_DIGITS)
-    decimals_ok = frac.str.len_chars() <= 2
-    fen = integer.cast(pl.Int64, strict=False) * 100 + frac.str.pad_end(2, "0").cast(
-        pl.Int64, strict=False
+def _amount(column: str) -> list[pl.Expr]:
+    """Columns ``{column}_fen`` (null unless valid), ``_{column}_shape`` (a number below
+    10¹⁴, thousands separators optional) and ``_{column}_dec`` (at most 2 decimals)."""
+    value = pl.col(column)
+    bare = value.str.replace_all(r"[,，]", "")
+    fen = (bare.cast(pl.Decimal(38, 2), strict=False) * 100).cast(pl.Int64, strict=False)
+    shape_ok = (
+        (value.str.contains(_AMOUNT_RE) | value.str.contains(_GROUPED_AMOUNT_RE))
+        & fen.is_not_null()
+        & (fen.abs() < 10 ** (MAX_FEN_DIGITS + 2))
     )
-    signed = pl.when(groups.struct.field("sign") == "-").then(-fen).otherwise(fen)
-    return pl.when(shape_ok & decimals_ok).then(signed), shape_ok, decimals_ok
+    decimals_ok = ~bare.str.contains(r"\.\d{3,}$")
+    return [
+        pl.when(shape_ok & decimals_ok).then(fen).alias(f"{column}_fen"),
+        shape_ok.fill_null(False).alias(f"_{column}_shape"),
+        decimals_ok.fill_null(True).alias(f"_{column}_dec"),
+    ]
 
 
 def _rate(column: str) -> tuple[pl.Expr, pl.Expr]:
     """(millionths, shape_ok): 0.18 → 180000; null unless a plain fraction ≤ 6 places."""
-    groups = pl.col(column).str.extract_groups(_RATE_RE)
-    integer = groups.struct.field("int").fill_null("0")
-    frac = groups.struct.field("frac").fill_null("")
-    shape_ok = (
-        groups.struct.field("int").is_not_null() | groups.struct.field("frac").is_not_null()
-    ) & (frac.str.len_chars() <= 6)
+    parts = pl.col(column).str.split_exact(".", 1)
+    integer = parts.struct.field("field_0").replace("", "0")
+    frac = parts.struct.field("field_1").fill_null("")
+    shape_ok = pl.col(column).str.contains(_RATE_RE) & (frac.str.len_chars() <= 6)
     value = integer.cast(pl.Int64, strict=False) * 1_000_000 + frac.str.pad_end(6, "0").cast(
         pl.Int64, strict=False
     )
@@ -131,26 +150,25 @@ def _rate(column: str) -> tuple[pl.Expr, pl.Expr]:
 
 def _date(column: str) -> pl.Expr:
     """The date (pl.Date) or null for YYYY-MM-DD, YYYY/MM/DD and YYYY年M月D日."""
-    g = pl.col(column).str.extract_groups(_DATE_RE)
-    month = pl.coalesce(g.struct.field("m1"), g.struct.field("m2"), g.struct.field("m3"))
-    day = pl.coalesce(g.struct.field("d1"), g.struct.field("d2"), g.struct.field("d3"))
-    iso = pl.concat_str(
-        [g.struct.field("y"), month.str.pad_start(2, "0"), day.str.pad_start(2, "0")],
-        separator="-",
+    normal = (
+        pl.col(column)
+        .str.replace(r"[ T].*$", "")
+        .str.replace_all(r"[/年月]", "-")
+        .str.replace("日", "", literal=True)
     )
-    return iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    return pl.when(pl.col(column).str.contains(_DATE_RE)).then(
+        normal.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    )
+
+
+def _with_columns(frame: pl.DataFrame, *exprs: pl.Expr) -> pl.DataFrame:
+    """``with_columns`` through the lazy engine, which computes shared sub-expressions
+    (the cleaned text, the parsed value) once."""
+    return frame.lazy().with_columns(*exprs).collect()
 
 
 def _iso(expr: pl.Expr) -> pl.Expr:
     return expr.dt.strftime("%Y-%m-%d")
-
-
-def _rows_not_first(key: list[str]) -> pl.Expr:
-    return pl.col(ROW) != pl.col(ROW).min().over(key)
-
-
-def _first_row(key: list[str]) -> pl.Expr:
-    return pl.col(ROW).min().over(key)
 
 
 # --- sheets -------------------------------------------------------------------------
@@ -176,13 +194,10 @@ def _id_columns(frame: pl.DataFrame) -> pl.DataFrame:
 def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None:
     frame = _id_columns(frame)
     phones = phone_table(frame["mobile"], mobile_only=True)
-    principal, principal_shape, principal_decimals = _amount("principal")
     rate, rate_shape = _rate("annual_rate")
     penalty, penalty_shape = _rate("penalty_annual_rate")
     frame = frame.with_columns(
-        principal.alias("principal_fen"),
-        principal_shape.alias("_p_shape"),
-        principal_decimals.alias("_p_dec"),
+        *_amount("principal"),
         rate.alias("rate_u"),
         rate_shape.alias("_r_shape"),
         penalty.alias("penalty_u"),
@@ -202,14 +217,11 @@ def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None
         "disbursed_on",
     )
     c.max_length("contract_no", 64)
-    c.add(
+    c.duplicates(
         "contract_no",
-        pl.col("contract_no").is_not_null() & _rows_not_first(["contract_no"]),
-        _msg(
-            _("duplicate contract number {no} (first on row {row})"),
-            no=pl.col("contract_no"),
-            row=_first_row(["contract_no"]),
-        ),
+        ["contract_no"],
+        _("duplicate contract number {no} (first on row {row})"),
+        no=pl.col("contract_no"),
     )
     c.max_length("debtor_name", 100)
     has_id = pl.col("id_number").is_not_null()
@@ -240,12 +252,12 @@ def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None
     has_p = pl.col("principal").is_not_null()
     c.add(
         "principal",
-        has_p & ~pl.col("_p_shape"),
+        has_p & ~pl.col("_principal_shape"),
         _msg(_("not an amount: {value}"), value=pl.col("principal")),
     )
     c.add(
         "principal",
-        has_p & pl.col("_p_shape") & ~pl.col("_p_dec"),
+        has_p & pl.col("_principal_shape") & ~pl.col("_principal_dec"),
         _("more than 2 decimal places"),
     )
     c.add("principal", pl.col("principal_fen") <= 0, _("must be greater than 0"))
@@ -325,14 +337,10 @@ def _unknown_contract_check(
 def _validate_installments(
     frame: pl.DataFrame, file_contracts: pl.Series, known: set[str], out: Validated
 ) -> None:
-    exprs: list[pl.Expr] = []
-    shapes: dict[str, tuple[pl.Expr, pl.Expr]] = {}
-    for column in ("principal_due", "interest_due", "principal_paid", "interest_paid"):
-        fen, shape, decimals = _amount(column)
-        exprs.append(fen.alias(f"{column}_fen"))
-        shapes[column] = (shape, decimals)
-    frame = frame.with_columns(
-        *exprs,
+    money = ("principal_due", "interest_due", "principal_paid", "interest_paid")
+    frame = _with_columns(
+        frame,
+        *[e for column in money for e in _amount(column)],
         pl.col("seq").cast(pl.Int64, strict=False).alias("_seq"),
         _date("due_on").alias("_due"),
     )
@@ -345,16 +353,12 @@ def _validate_installments(
         pl.col("seq").is_not_null() & ~seq_ok,
         _msg(_("a period is a whole number 1, 2, 3, …: {value}"), value=pl.col("seq")),
     )
-    key = ["contract_no", "_seq"]
-    c.add(
+    c.duplicates(
         "seq",
-        seq_ok & pl.col("contract_no").is_not_null() & _rows_not_first(key),
-        _msg(
-            _("period {seq} of contract {no} appears twice (first on row {row})"),
-            seq=pl.col("_seq"),
-            no=pl.col("contract_no"),
-            row=_first_row(key),
-        ),
+        ["contract_no", "_seq"],
+        _("period {seq} of contract {no} appears twice (first on row {row})"),
+        seq=pl.col("_seq"),
+        no=pl.col("contract_no"),
     )
     c.add(
         "due_on",
@@ -364,8 +368,9 @@ def _validate_installments(
             value=pl.col("due_on"),
         ),
     )
-    for column, (shape, decimals) in shapes.items():
+    for column in money:
         present = pl.col(column).is_not_null()
+        shape, decimals = pl.col(f"_{column}_shape"), pl.col(f"_{column}_dec")
         c.add(column, present & ~shape, _msg(_("not an amount: {value}"), value=pl.col(column)))
         c.add(column, present & shape & ~decimals, _("more than 2 decimal places"))
         c.add(column, pl.col(f"{column}_fen") < 0, _("must not be negative"))
@@ -405,7 +410,9 @@ def _alias_expr(column: str, aliases: dict[str, str], values: list[str]) -> pl.E
 def _validate_contacts(
     frame: pl.DataFrame, file_contracts: pl.Series, known: set[str], out: Validated
 ) -> None:
-    phones = phone_table(frame["phone"], mobile_only=False)
+    phones = phone_table(frame["phone"], mobile_only=False).rename(
+        {"phone": "_phone", "phone_error": "_phone_error"}
+    )
     frame = frame.with_columns(
         _alias_expr("relation", RELATION_ALIASES, list(Relation.values)).alias("_relation"),
         pl.col("email").str.to_lowercase().alias("_email"),
@@ -423,7 +430,7 @@ def _validate_contacts(
             choices=pl.lit(", ".join(Relation.values)),
         ),
     )
-    c.add("phone", pl.col("phone_error").is_not_null(), pl.col("phone_error"))
+    c.add("phone", pl.col("_phone_error").is_not_null(), pl.col("_phone_error"))
     c.add(
         "email",
         pl.col("email").is_not_null() & ~pl.col("email").str.contains(_EMAIL_RE),
@@ -432,7 +439,11 @@ def _validate_contacts(
     c.max_length("email", 254)
     out.errors.extend(c.collect())
     out.contacts = frame.select(
-        "contract_no", "name", pl.col("_relation").alias("relation"), "phone", "email"
+        "contract_no",
+        "name",
+        pl.col("_relation").alias("relation"),
+        pl.col("_phone").alias("phone"),
+        pl.col("_email").alias("email"),
     )
 
 

@@ -108,8 +108,6 @@ class PortfolioWriter:
         self.cur = self.raw.cursor()
         self.now = connection.ops.adapt_datetimefield_value(timezone.now())
         self.counts: dict[str, int] = {}
-        if self.vendor == "sqlite":
-            self.cur.execute("PRAGMA temp_store = MEMORY")
 
     # --- plumbing ---------------------------------------------------------------
 

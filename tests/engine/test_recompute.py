@@ -1,0 +1,304 @@
+"""The portfolio run: loan dpd, bucket, overdue amounts and balance; cases opened, updated,
+cured and reopened. Expected figures are worked out by hand in each test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cuishou.audit.models import AuditEvent
+from cuishou.audit.services import audit_verify
+from cuishou.cases.models import Case
+from cuishou.engine.services import portfolio_recompute
+from cuishou.portfolio.choices import bucket_for_dpd
+from cuishou.portfolio.models import Installment, Loan
+from tests.factories import (
+    ClientFactory,
+    DebtorFactory,
+    InstallmentFactory,
+    LoanFactory,
+    ProductFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = dt.date(2026, 11, 15)
+
+
+def D(text: str) -> Decimal:  # noqa: N802
+    return Decimal(text)
+
+
+def schedule(loan: Loan, *rows: tuple[str, str, str, str, str]) -> None:
+    """rows: (due_on, principal_due, interest_due, principal_paid, interest_paid)."""
+    for seq, (due, p_due, i_due, p_paid, i_paid) in enumerate(rows, start=1):
+        InstallmentFactory(
+            loan=loan,
+            seq=seq,
+            due_on=dt.date.fromisoformat(due),
+            principal_due=D(p_due),
+            interest_due=D(i_due),
+            principal_paid=D(p_paid),
+            interest_paid=D(i_paid),
+        )
+
+
+def figures(loan: Loan) -> tuple[int, str, Decimal, Decimal, Decimal, Decimal]:
+    loan.refresh_from_db()
+    return (
+        loan.dpd,
+        loan.bucket,
+        loan.overdue_principal,
+        loan.overdue_interest,
+        loan.penalty,
+        loan.balance,
+    )
+
+
+def test_nothing_paid_counts_from_the_first_due_date():
+    loan = LoanFactory()
+    schedule(
+        loan,
+        ("2026-08-10", "1500.00", "75.00", "0", "0"),
+        ("2026-09-10", "1500.00", "75.00", "0", "0"),
+        ("2026-10-10", "1500.00", "75.00", "0", "0"),
+        ("2026-11-10", "1500.00", "75.00", "0", "0"),
+    )
+    portfolio_recompute(as_of=AS_OF)
+    # 2026-08-10 → 2026-11-15: 21 + 30 + 31 + 15 = 97 days; all four periods are overdue.
+    assert figures(loan) == (97, "M4", D("6000.00"), D("300.00"), D("0.00"), D("6300.00"))
+    assert loan.computed_as_of == AS_OF
+
+
+def test_an_installment_due_on_the_day_itself_is_not_overdue_yet():
+    loan = LoanFactory(principal=D("1200.00"))
+    schedule(
+        loan,
+        ("2026-10-15", "600.00", "30.00", "600.00", "30.00"),
+        ("2026-11-15", "600.00", "30.00", "0", "0"),
+    )
+    portfolio_recompute(as_of=AS_OF)
+    # Balance: the 600.00 principal still owed; its interest is not due before today.
+    assert figures(loan) == (0, "M0", D("0.00"), D("0.00"), D("0.00"), D("600.00"))
+    assert not Case.objects.exists()
+
+    portfolio_recompute(as_of=AS_OF + dt.timedelta(days=1))
+    assert figures(loan) == (1, "M1", D("600.00"), D("30.00"), D("0.00"), D("630.00"))
+
+
+def test_partly_paid_installment_counts_what_is_left():
+    loan = LoanFactory(principal=D("3000.00"))
+    schedule(loan, ("2026-05-19", "3000.00", "150.00", "1000.00", "150.00"))
+    portfolio_recompute(as_of=AS_OF)
+    # 2026-05-19 → 2026-11-15 is 180 days: still M6 (M7+ starts at 181).
+    assert figures(loan) == (180, "M6", D("2000.00"), D("0.00"), D("0.00"), D("2000.00"))
+
+
+def test_unpaid_interest_alone_makes_an_installment_overdue():
+    loan = LoanFactory(principal=D("1400.00"))
+    schedule(
+        loan,
+        ("2026-09-15", "700.00", "35.00", "700.00", "0"),
+        ("2026-10-15", "700.00", "35.00", "0", "0"),
+    )
+    portfolio_recompute(as_of=AS_OF)
+    # dpd from 2026-09-15 (its interest is unpaid): 61 days.
+    assert figures(loan) == (61, "M3", D("700.00"), D("70.00"), D("0.00"), D("770.00"))
+
+
+def test_balance_includes_principal_not_yet_due_but_not_its_interest():
+    loan = LoanFactory(principal=D("1800.00"))
+    schedule(
+        loan,
+        ("2026-10-16", "900.00", "45.00", "0", "0"),
+        ("2026-11-16", "900.00", "45.00", "0", "0"),
+    )
+    portfolio_recompute(as_of=AS_OF)
+    assert figures(loan) == (30, "M1", D("900.00"), D("45.00"), D("0.00"), D("1845.00"))
+
+
+def test_amounts_add_up_to_the_fen():
+    loan = LoanFactory(principal=D("0.30"))
+    schedule(
+        loan,
+        ("2026-08-01", "0.10", "33.33", "0", "0"),
+        ("2026-09-01", "0.10", "33.33", "0", "0"),
+        ("2026-10-01", "0.10", "33.33", "0", "0"),
+    )
+    portfolio_recompute(as_of=AS_OF)
+    dpd, _bucket, principal, interest, _penalty, balance = figures(loan)
+    assert dpd == 106
+    assert (principal, interest, balance) == (D("0.30"), D("99.99"), D("100.29"))
+
+
+def test_a_loan_without_a_schedule_owes_nothing():
+    loan = LoanFactory()
+    portfolio_recompute(as_of=AS_OF)
+    assert figures(loan) == (0, "M0", D("0.00"), D("0.00"), D("0.00"), D("0.00"))
+
+
+@pytest.mark.parametrize("dpd", [1, 30, 31, 60, 61, 90, 91, 120, 121, 150, 151, 180, 181, 700])
+def test_buckets_follow_the_same_bands_as_bucket_for_dpd(dpd):
+    loan = LoanFactory()
+    schedule(loan, ((AS_OF - dt.timedelta(days=dpd)).isoformat(), "100.00", "0", "0", "0"))
+    portfolio_recompute(as_of=AS_OF)
+    loan.refresh_from_db()
+    assert (loan.dpd, loan.bucket) == (dpd, bucket_for_dpd(dpd))
+
+
+def test_a_case_is_opened_per_debtor_and_client_from_the_worst_loan():
+    client = ClientFactory(code="HX")
+    debtor = DebtorFactory()
+    recent = LoanFactory(client=client, debtor=debtor, principal=D("1000.00"))
+    schedule(
+        recent, ("2026-11-05", "500.00", "10.00", "0", "0"), ("2026-12-05", "500", "10", "0", "0")
+    )
+    old = LoanFactory(client=client, debtor=debtor, principal=D("2000.00"))
+    schedule(old, ("2026-08-17", "2000.00", "100.00", "0", "50.00"))
+    current = LoanFactory(client=client, debtor=DebtorFactory())
+    schedule(current, ("2026-12-01", "100.00", "1.00", "0", "0"))
+
+    counts = portfolio_recompute(as_of=AS_OF)
+
+    case = Case.objects.get()
+    assert (case.client, case.debtor) == (client, debtor)
+    # Worst loan: 2026-08-17 → 2026-11-15 = 90 days, M3, so the ladder starts at a visit.
+    assert (case.status, case.stage, case.bucket, case.dpd) == ("open", "visit", "M3", 90)
+    # Overdue: 500 + 10 (recent) + 2000 + 50 (old); balance: 1000 + 10 + 2000 + 50.
+    assert case.overdue_amount == D("2560.00")
+    assert case.balance == D("3060.00")
+    assert case.penalty == D("0.00")
+    assert (case.opened_on, case.computed_as_of) == (AS_OF, AS_OF)
+    assert counts["cases_opened"] == 1 and counts["loans"] == 3
+
+
+@pytest.mark.parametrize(
+    ("dpd", "stage"),
+    [(5, "phone"), (30, "phone"), (45, "written"), (75, "visit"), (100, "legal"), (400, "legal")],
+)
+def test_new_cases_start_on_the_default_ladder(dpd, stage):
+    loan = LoanFactory()
+    schedule(loan, ((AS_OF - dt.timedelta(days=dpd)).isoformat(), "100.00", "0", "0", "0"))
+    portfolio_recompute(as_of=AS_OF)
+    assert Case.objects.get().stage == stage
+
+
+def test_no_case_within_the_grace_days():
+    product = ProductFactory(grace_days=3)
+    within = LoanFactory(client=product.client, product=product)
+    schedule(within, ((AS_OF - dt.timedelta(days=3)).isoformat(), "100.00", "0", "0", "0"))
+    beyond = LoanFactory(client=product.client, product=product)
+    schedule(beyond, ((AS_OF - dt.timedelta(days=4)).isoformat(), "100.00", "0", "0", "0"))
+
+    portfolio_recompute(as_of=AS_OF)
+
+    within.refresh_from_db()
+    assert (within.dpd, within.bucket) == (3, "M1")  # overdue, but within grace
+    assert list(Case.objects.values_list("debtor_id", flat=True)) == [beyond.debtor_id]
+
+
+def test_opened_cases_are_audited_one_event_each():
+    for days in (10, 40):
+        loan = LoanFactory()
+        schedule(loan, ((AS_OF - dt.timedelta(days=days)).isoformat(), "100.00", "5", "0", "0"))
+    portfolio_recompute(as_of=AS_OF)
+
+    events = list(AuditEvent.objects.filter(action="case.open").order_by("case_id"))
+    cases = list(Case.objects.order_by("pk"))
+    assert [e.case_id for e in events] == [c.pk for c in cases]
+    assert {e.actor_label for e in events} == {"engine"}
+    assert events[0].after["overdue_amount"] == "105.00"
+    assert audit_verify().ok
+
+
+def test_a_second_run_changes_no_case_and_keeps_a_stage_set_since():
+    loan = LoanFactory()
+    schedule(loan, ("2026-10-01", "100.00", "5.00", "0", "0"))
+    portfolio_recompute(as_of=AS_OF)
+    case = Case.objects.get()
+    assert case.stage == "written"  # 45 days, M2
+    Case.objects.filter(pk=case.pk).update(stage="legal", stage_set_by_hand=True)
+    events = AuditEvent.objects.count()
+
+    counts = portfolio_recompute(as_of=AS_OF + dt.timedelta(days=20))
+
+    case.refresh_from_db()
+    assert (case.stage, case.dpd, case.bucket) == ("legal", 65, "M3")
+    assert case.computed_as_of == AS_OF + dt.timedelta(days=20)
+    assert counts["cases_opened"] == 0 and Case.objects.count() == 1
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_case_with_nothing_overdue_is_cured_and_reopened_when_overdue_again():
+    loan = LoanFactory()
+    schedule(
+        loan,
+        ("2026-10-01", "100.00", "5.00", "0", "0"),
+        ("2026-12-01", "100.00", "5.00", "0", "0"),
+    )
+    portfolio_recompute(as_of=AS_OF)
+    case = Case.objects.get()
+
+    # The debtor pays the overdue period.
+    Installment.objects.filter(loan=loan, seq=1).update(
+        principal_paid=D("100.00"), interest_paid=D("5.00")
+    )
+    counts = portfolio_recompute(as_of=dt.date(2026, 11, 20))
+
+    case.refresh_from_db()
+    assert (case.status, case.status_reason) == ("cured", "nothing overdue as of 2026-11-20")
+    assert (case.bucket, case.dpd, case.overdue_amount, case.balance) == (
+        "M0",
+        0,
+        D("0.00"),
+        D("100.00"),
+    )
+    assert counts["cases_cured"] == 1
+    cure = AuditEvent.objects.get(action="case.cure")
+    assert cure.case_id == case.pk
+    assert cure.before == {"status": "open", "bucket": "M2", "dpd": 45}
+
+    # The next period goes unpaid: the same case file opens again.
+    counts = portfolio_recompute(as_of=dt.date(2026, 12, 10))
+    case.refresh_from_db()
+    assert (case.status, case.bucket, case.dpd) == ("open", "M1", 9)
+    assert counts["cases_reopened"] == 1 and Case.objects.count() == 1
+    assert AuditEvent.objects.get(action="case.reopen").case_id == case.pk
+    assert audit_verify().ok
+
+
+def test_a_run_for_one_client_leaves_the_others_alone():
+    mine = LoanFactory(client=ClientFactory(code="A"))
+    schedule(mine, ("2026-10-01", "100.00", "0", "0", "0"))
+    theirs = LoanFactory(client=ClientFactory(code="B"))
+    schedule(theirs, ("2026-10-01", "100.00", "0", "0", "0"))
+
+    portfolio_recompute(as_of=AS_OF, client=mine.client)
+
+    assert figures(mine)[0] == 45
+    theirs.refresh_from_db()
+    assert (theirs.computed_as_of, theirs.dpd) == (None, 0)
+    assert list(Case.objects.values_list("client__code", flat=True)) == ["A"]
+
+
+def _portfolio(n: int) -> None:
+    client = ClientFactory(code="Q")
+    for k in range(n):
+        loan = LoanFactory(client=client)
+        schedule(loan, ((AS_OF - dt.timedelta(days=10 + k)).isoformat(), "100.00", "0", "0", "0"))
+
+
+def test_the_number_of_queries_does_not_grow_with_the_portfolio():
+    _portfolio(3)
+    with CaptureQueriesContext(connection) as small:
+        portfolio_recompute(as_of=AS_OF)
+    Case.objects.all().delete()
+    _portfolio(30)
+    with CaptureQueriesContext(connection) as large:
+        portfolio_recompute(as_of=AS_OF)
+    assert Case.objects.count() == 33
+    assert len(large.captured_queries) == len(small.captured_queries)

@@ -201,6 +201,7 @@ def main() -> None:
                 "format": "csv-zip",
                 "database": "sqlite",
                 "generate_seconds": round(gen_s, 2),
+                **{f"{k}_seconds": round(v, 2) for k, v in result.timings.items()},
             }
         )
     )

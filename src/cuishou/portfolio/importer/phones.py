@@ -1,10 +1,12 @@
 """Phone numbers for a whole column at once, with phonenumbers as the authority.
 
 Mainland mobiles (11 digits starting with 1, optionally written +86…) are checked with a
-vectorised regex and then with phonenumbers once per distinct 7-digit prefix (号段): the
-lowest and highest number of the prefix present in the file are validated; when they
-agree the verdict holds for every number of the prefix, when they disagree each number
-of that prefix is validated on its own. Numbers written with ``+`` (international) and,
+vectorised regex and then with phonenumbers once per distinct 7-digit prefix (号段): one
+representative number of the prefix (the lowest in the file) is validated. When
+phonenumbers agrees with the regex (valid), every number of the prefix is valid; when
+it disagrees, each number of that prefix is validated on its own, so phonenumbers has
+the last word on every number it rejects. Verdicts are shared between the sheets of one
+import through ``cache``. Numbers written with ``+`` (international) and,
 where allowed, landlines are validated one distinct value at a time.
 
 Normal form: 11 digits for mainland mobiles, E.164 (``+852…``) for numbers abroad —
@@ -53,9 +55,12 @@ def _one(raw: str, *, mobile_only: bool) -> tuple[str | None, str | None]:
         return None, str(exc.messages[0])
 
 
-def phone_table(values: pl.Series, *, mobile_only: bool) -> pl.DataFrame:
+def phone_table(
+    values: pl.Series, *, mobile_only: bool, cache: dict[str, bool] | None = None
+) -> pl.DataFrame:
     """For each distinct non-empty value: columns ``raw``, ``phone`` (normalised or null)
     and ``phone_error`` (the reason or null)."""
+    cache = {} if cache is None else cache
     frame = pl.DataFrame({"raw": values.drop_nulls().unique()}, schema={"raw": pl.String})
     cleaned = pl.col("raw").str.replace_all(r"[\s\-()（）]", "")
     frame = frame.with_columns(
@@ -66,22 +71,19 @@ def phone_table(values: pl.Series, *, mobile_only: bool) -> pl.DataFrame:
     nationals = shaped.select(pl.col("national").unique()).with_columns(
         pl.col("national").str.slice(0, 7).alias("prefix")
     )
-    reps = nationals.group_by("prefix").agg(
-        pl.col("national").min().alias("lo"), pl.col("national").max().alias("hi")
-    )
+    reps = nationals.group_by("prefix").agg(pl.col("national").min().alias("rep"))
     verdict: dict[str, bool] = {}
-    undecided: list[str] = []
-    for prefix, lo, hi in reps.iter_rows():
-        lo_ok = _valid_cn_mobile(lo)
-        hi_ok = lo_ok if hi == lo else _valid_cn_mobile(hi)
-        if lo_ok == hi_ok:
-            verdict[prefix] = lo_ok
-        else:
-            undecided.append(prefix)
+    for prefix, rep in reps.iter_rows():
+        if prefix not in cache:
+            cache[prefix] = _valid_cn_mobile(rep)
+        verdict[prefix] = cache[prefix]
+    undecided = [prefix for prefix, ok in verdict.items() if not ok]
     member_verdict: dict[str, bool] = {}
     if undecided:
         members = nationals.filter(pl.col("prefix").is_in(undecided))["national"]
         member_verdict = {n: _valid_cn_mobile(n) for n in members}
+        for prefix in undecided:
+            del verdict[prefix]
     valid_map = pl.DataFrame(
         {
             "national": list(member_verdict),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -45,6 +46,8 @@ class ImportResult:
     counts: dict[str, int] = field(default_factory=dict)
     new_products: list[str] = field(default_factory=list)
     changed_contracts: list[str] = field(default_factory=list)
+    #: Seconds spent per phase (read, validate, write, commit), for benchmarks and logs.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -238,7 +241,9 @@ def import_portfolio(
         dry_run=dry_run,
     )
     result = ImportResult(run=run)
+    clock = time.perf_counter()
     source_frames = read_source(source)
+    result.timings["read"] = time.perf_counter() - clock
     run.file_sha256 = source_frames.sha256
     errors = source_frames.errors
     valid: Validated | None = None
@@ -250,14 +255,17 @@ def import_portfolio(
         )
         errors = valid.errors
         result.counts = {f"rows_{k}": v for k, v in valid.rows.items()}
+        result.timings["validate"] = time.perf_counter() - clock - result.timings["read"]
     result.errors = errors
     if errors or valid is None:
         return _finish(result, ImportStatus.REJECTED)
+    clock = time.perf_counter()
     try:
         with transaction.atomic():
             counts, new_products, changed = _write(
                 run=run, client=client, valid=valid, sha256=source_frames.sha256, actor=actor
             )
+            result.timings["write"] = time.perf_counter() - clock
             result.counts, result.new_products, result.changed_contracts = (
                 counts,
                 new_products,
@@ -268,12 +276,13 @@ def import_portfolio(
             _finish(result, ImportStatus.COMMITTED)
     except _DryRunRollbackError:
         return _finish(result, ImportStatus.DRY_RUN)
-    except DatabaseError as exc:
+    except DatabaseError as exc:  # a constraint the validation did not foresee
         logger.exception("portfolio import %s failed", run.pk)
         result.errors = [
             RowError("loans", 1, "-", _("the database refused the import: %(e)s") % {"e": exc})
         ]
         return _finish(result, ImportStatus.FAILED)
+    result.timings["commit"] = time.perf_counter() - clock - result.timings["write"]
     return result
 
 

@@ -191,9 +191,11 @@ def _id_columns(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None:
+def _validate_loans(
+    frame: pl.DataFrame, today: dt.date, out: Validated, prefixes: dict[str, bool]
+) -> None:
     frame = _id_columns(frame)
-    phones = phone_table(frame["mobile"], mobile_only=True)
+    phones = phone_table(frame["mobile"], mobile_only=True, cache=prefixes)
     rate, rate_shape = _rate("annual_rate")
     penalty, penalty_shape = _rate("penalty_annual_rate")
     frame = frame.with_columns(
@@ -408,9 +410,13 @@ def _alias_expr(column: str, aliases: dict[str, str], values: list[str]) -> pl.E
 
 
 def _validate_contacts(
-    frame: pl.DataFrame, file_contracts: pl.Series, known: set[str], out: Validated
+    frame: pl.DataFrame,
+    file_contracts: pl.Series,
+    known: set[str],
+    out: Validated,
+    prefixes: dict[str, bool],
 ) -> None:
-    phones = phone_table(frame["phone"], mobile_only=False).rename(
+    phones = phone_table(frame["phone"], mobile_only=False, cache=prefixes).rename(
         {"phone": "_phone", "phone_error": "_phone_error"}
     )
     frame = frame.with_columns(
@@ -511,7 +517,8 @@ def validate_frames(
     that the client already has in the database."""
     out = Validated(rows={name: frame.height for name, frame in frames.items()})
     loans = frames["loans"]
-    _validate_loans(loans, today, out)
+    prefixes: dict[str, bool] = {}  # 7-digit mobile prefix → phonenumbers' verdict
+    _validate_loans(loans, today, out, prefixes)
     file_contracts = loans["contract_no"].drop_nulls().unique()
     children = ("installments", "contacts", "addresses")
     outside = (
@@ -523,7 +530,7 @@ def validate_frames(
     )
     known = known_contracts(outside) if outside else set()
     _validate_installments(frames["installments"], file_contracts, known, out)
-    _validate_contacts(frames["contacts"], file_contracts, known, out)
+    _validate_contacts(frames["contacts"], file_contracts, known, out, prefixes)
     _validate_addresses(frames["addresses"], file_contracts, known, out)
     out.errors = sorted_errors(out.errors)
     return out

@@ -439,16 +439,16 @@ class PortfolioWriter:
                 """,
                 [now],
             )
+        # ON CONFLICT DO NOTHING also absorbs duplicates within the statement, so no
+        # DISTINCT / GROUP BY is needed for these two.
         counts["related_persons_created"] = self.execute(
             """
             INSERT INTO portfolio_relatedperson (debtor_id, name, relation, refused_contact,
                 source, created_at, updated_at)
-            SELECT g.debtor_id, g.name, g.relation, false, 'import', %s, %s FROM (
-                SELECT DISTINCT l.debtor_id, s.name, s.relation
-                FROM imp_contact s
-                JOIN portfolio_loan l ON l.client_id = %s AND l.contract_no = s.contract_no
-                WHERE s.relation <> 'self') g
-            WHERE true
+            SELECT l.debtor_id, s.name, s.relation, false, 'import', %s, %s
+            FROM imp_contact s
+            JOIN portfolio_loan l ON l.client_id = %s AND l.contract_no = s.contract_no
+            WHERE s.relation <> 'self'
             ON CONFLICT (debtor_id, name, relation) DO NOTHING
             """,
             [now, now, client],
@@ -466,13 +466,12 @@ class PortfolioWriter:
             f"""
             INSERT INTO portfolio_contactpoint (debtor_id, related_person_id, kind, value, status,
                 source, is_primary, created_at, updated_at)
-            SELECT g.debtor_id, g.rp_id, g.kind, g.value, 'unverified', 'import', false, %s, %s
+            SELECT x.debtor_id, x.rp_id, x.kind, x.value, 'unverified', 'import', false, %s, %s
             FROM (
-                SELECT x.debtor_id, MIN(x.rp_id) AS rp_id, x.kind, x.value FROM (
-                    {points.format(kind="phone", column="phone")}
-                    UNION ALL
-                    {points.format(kind="email", column="email")}
-                ) x GROUP BY x.debtor_id, x.kind, x.value) g
+                {points.format(kind="phone", column="phone")}
+                UNION ALL
+                {points.format(kind="email", column="email")}
+            ) x
             WHERE true
             ON CONFLICT (debtor_id, kind, value) DO NOTHING
             """,
@@ -481,10 +480,27 @@ class PortfolioWriter:
         counts["contact_points_written"] = written
 
     def _write_addresses(self) -> None:
+        columns = """portfolio_address (debtor_id, kind, text, province, city, district,
+                lat, lon, source, is_valid, created_at, updated_at)"""
+        if not self.debtors_existed:
+            # Every debtor is new: nothing to update, duplicates are simply skipped.
+            self.counts["addresses_written"] = self.execute(
+                f"""
+                INSERT INTO {columns}
+                SELECT l.debtor_id, s.kind, s.text, s.province, s.city, s.district, s.lat, s.lon,
+                    'import', true, %s, %s
+                FROM imp_addr s
+                JOIN portfolio_loan l ON l.client_id = %s AND l.contract_no = s.contract_no
+                WHERE true
+                ON CONFLICT (debtor_id, kind, text) DO NOTHING
+                """,
+                [self.now, self.now, self.client_id],
+            )
+            return
+        # An upsert may touch a row once per statement (PostgreSQL): one row per key.
         self.counts["addresses_written"] = self.execute(
-            """
-            INSERT INTO portfolio_address (debtor_id, kind, text, province, city, district,
-                lat, lon, source, is_valid, created_at, updated_at)
+            f"""
+            INSERT INTO {columns}
             SELECT g.debtor_id, g.kind, g.text, g.province, g.city, g.district, g.lat, g.lon,
                 'import', true, %s, %s
             FROM (

@@ -1,0 +1,78 @@
+"""The demo generator on its own: valid identities, sound schedules, a realistic spread."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+
+from stdnum.cn import ric
+
+from cuishou.core.validators import normalize_phone
+from cuishou.portfolio.choices import bucket_for_dpd
+from cuishou.portfolio.demo.generate import (
+    equal_instalments,
+    generate_portfolio,
+    id_check_digit,
+    portfolio_zip,
+)
+
+TODAY = dt.date(2026, 11, 15)
+
+
+def test_check_digit_agrees_with_gb_11643():
+    for body in ("11010519491231002", "44030419900101123", "51010720031231999"):
+        assert ric.is_valid(body + id_check_digit(body))
+
+
+def test_equal_instalments_repay_the_principal_exactly():
+    periods = equal_instalments(1_234_567, Decimal("0.18"), 12)
+    assert sum(p for p, _i in periods) == 1_234_567
+    payments = {p + i for p, i in periods[:-1]}
+    assert max(payments) - min(payments) <= 1  # the same instalment every month
+    assert periods[0][1] == round(1_234_567 * 0.015)  # first month's interest on it all
+
+
+def test_portfolio_rows_are_valid_and_spread_over_the_buckets():
+    portfolios = generate_portfolio(accounts=2000, seed=5, today=TODAY)
+    assert [p.client.code for p in portfolios] == ["HX", "JY"]
+    assert sum(p.loans.height for p in portfolios) == 2000
+
+    worst: dict[str, int] = {}
+    for p in portfolios:
+        loans = p.loans
+        assert loans["contract_no"].is_unique().all()
+        assert all(ric.is_valid(n) for n in loans["id_number"].to_list())
+        assert all(normalize_phone(m) == m for m in loans["mobile"].to_list())
+        assert all(dt.date.fromisoformat(d) <= TODAY for d in loans["disbursed_on"].to_list())
+        for row in p.sheets["installments"].iter_rows(named=True):
+            if row["due_on"] < TODAY.isoformat() and (
+                row["principal_paid"] != row["principal_due"]
+                or row["interest_paid"] != row["interest_due"]
+            ):
+                days = (TODAY - dt.date.fromisoformat(row["due_on"])).days
+                worst[row["contract_no"]] = max(worst.get(row["contract_no"], 0), days)
+        kinds = Counter(p.sheets["addresses"]["kind"].to_list())
+        assert kinds["residence"] == kinds["work"] > kinds["hukou"] > 0
+
+    buckets = Counter(bucket_for_dpd(d) for d in worst.values())
+    current = 2000 - len(worst)
+    assert 0.5 < current / 2000 < 0.7
+    assert buckets["M1"] > buckets["M3"] > buckets["M6"] > 0
+    assert buckets["M7+"] > 0
+
+
+def test_the_zip_holds_one_csv_per_sheet():
+    import io
+    import zipfile
+
+    (hx, _jy) = generate_portfolio(accounts=10, seed=1, today=TODAY)
+    with zipfile.ZipFile(io.BytesIO(portfolio_zip(hx))) as archive:
+        assert sorted(archive.namelist()) == [
+            "addresses.csv",
+            "contacts.csv",
+            "installments.csv",
+            "loans.csv",
+        ]
+        header = archive.read("loans.csv").decode().splitlines()[0]
+    assert header.startswith("contract_no,debtor_name,id_number,mobile,product,principal")

@@ -23,6 +23,7 @@ What the portfolio looks like:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import itertools
 import random
@@ -188,6 +189,14 @@ def id_check_digit(body17: str) -> str:
     return _ID_CHECK[sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS, strict=True)) % 11]
 
 
+@functools.cache
+def district_existed(code: str, year: int) -> bool:
+    """Whether python-stdnum accepts ``code`` as the birth place of someone born in ``year``
+    (a district code is only valid from the year the district was created)."""
+    body = f"{code}{year}0101001"
+    return ric.is_valid(body + id_check_digit(body))
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """The same day of the month ``months`` later (days above 28 are clamped to 28)."""
     index = day.year * 12 + day.month - 1 + months
@@ -249,15 +258,14 @@ class _Generator:
         for candidate in (city, *CITIES):
             districts = candidate.districts[first:] + candidate.districts[:first]
             for district in districts:
+                if not district_existed(district.code, birth.year):
+                    continue
                 for step in range(0, 1000, 2):
                     body = f"{district.code}{birth:%Y%m%d}{(order + step) % 1000:03d}"
                     number = body + id_check_digit(body)
-                    if number in self.ids:
-                        continue
-                    if not ric.is_valid(number):
-                        break  # the district did not exist yet when the debtor was born
-                    self.ids.add(number)
-                    return candidate, district, number
+                    if number not in self.ids:
+                        self.ids.add(number)
+                        return candidate, district, number
         raise ValueError(f"no ID number for a birth on {birth}")  # pragma: no cover
 
     def given_name(self, male: bool) -> str:

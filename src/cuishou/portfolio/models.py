@@ -116,8 +116,13 @@ class Debtor(TimeStampedModel):
 class RelatedPerson(TimeStampedModel):
     """关系人: co-borrower, guarantor, spouse, family, friend, colleague of a debtor."""
 
+    # No separate index: the (debtor, name, relation) unique constraint serves it.
     debtor = models.ForeignKey(
-        Debtor, verbose_name=_("debtor"), on_delete=models.CASCADE, related_name="related_persons"
+        Debtor,
+        verbose_name=_("debtor"),
+        on_delete=models.CASCADE,
+        related_name="related_persons",
+        db_index=False,
     )
     name = models.CharField(_("name"), max_length=100)
     relation = models.CharField(_("relation"), max_length=16, choices=Relation.choices)
@@ -150,8 +155,13 @@ class RelatedPerson(TimeStampedModel):
 class ContactPoint(TimeStampedModel):
     """A phone number or e-mail address in a debtor's file, the debtor's or a related person's."""
 
+    # No separate index: the (debtor, kind, value) unique constraint serves it.
     debtor = models.ForeignKey(
-        Debtor, verbose_name=_("debtor"), on_delete=models.CASCADE, related_name="contact_points"
+        Debtor,
+        verbose_name=_("debtor"),
+        on_delete=models.CASCADE,
+        related_name="contact_points",
+        db_index=False,
     )
     related_person = models.ForeignKey(
         RelatedPerson,
@@ -189,8 +199,13 @@ class ContactPoint(TimeStampedModel):
 class Address(TimeStampedModel):
     """An address of a debtor: residence, mailing, work, hukou or other."""
 
+    # No separate index: the (debtor, kind, text) unique constraint serves it.
     debtor = models.ForeignKey(
-        Debtor, verbose_name=_("debtor"), on_delete=models.CASCADE, related_name="addresses"
+        Debtor,
+        verbose_name=_("debtor"),
+        on_delete=models.CASCADE,
+        related_name="addresses",
+        db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=AddressKind.choices)
     text = models.CharField(_("address"), max_length=300)
@@ -281,8 +296,13 @@ class Loan(TimeStampedModel):
 class Installment(models.Model):
     """One period of a loan's repayment schedule."""
 
+    # No separate index: the (loan, seq) unique constraint serves lookups by loan.
     loan = models.ForeignKey(
-        Loan, verbose_name=_("loan"), on_delete=models.CASCADE, related_name="installments"
+        Loan,
+        verbose_name=_("loan"),
+        on_delete=models.CASCADE,
+        related_name="installments",
+        db_index=False,
     )
     seq = models.PositiveSmallIntegerField(_("period"))
     due_on = models.DateField(_("due on"))

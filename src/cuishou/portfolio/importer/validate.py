@@ -191,11 +191,9 @@ def _id_columns(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _validate_loans(
-    frame: pl.DataFrame, today: dt.date, out: Validated, prefixes: dict[str, bool]
-) -> None:
+def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None:
     frame = _id_columns(frame)
-    phones = phone_table(frame["mobile"], mobile_only=True, cache=prefixes)
+    phones = phone_table(frame["mobile"], mobile_only=True)
     rate, rate_shape = _rate("annual_rate")
     penalty, penalty_shape = _rate("penalty_annual_rate")
     frame = frame.with_columns(
@@ -414,9 +412,8 @@ def _validate_contacts(
     file_contracts: pl.Series,
     known: set[str],
     out: Validated,
-    prefixes: dict[str, bool],
 ) -> None:
-    phones = phone_table(frame["phone"], mobile_only=False, cache=prefixes).rename(
+    phones = phone_table(frame["phone"], mobile_only=False).rename(
         {"phone": "_phone", "phone_error": "_phone_error"}
     )
     frame = frame.with_columns(
@@ -517,8 +514,7 @@ def validate_frames(
     that the client already has in the database."""
     out = Validated(rows={name: frame.height for name, frame in frames.items()})
     loans = frames["loans"]
-    prefixes: dict[str, bool] = {}  # 7-digit mobile prefix → phonenumbers' verdict
-    _validate_loans(loans, today, out, prefixes)
+    _validate_loans(loans, today, out)
     file_contracts = loans["contract_no"].drop_nulls().unique()
     children = ("installments", "contacts", "addresses")
     outside = (
@@ -530,7 +526,7 @@ def validate_frames(
     )
     known = known_contracts(outside) if outside else set()
     _validate_installments(frames["installments"], file_contracts, known, out)
-    _validate_contacts(frames["contacts"], file_contracts, known, out, prefixes)
+    _validate_contacts(frames["contacts"], file_contracts, known, out)
     _validate_addresses(frames["addresses"], file_contracts, known, out)
     out.errors = sorted_errors(out.errors)
     return out

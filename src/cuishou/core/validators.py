@@ -14,15 +14,24 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 
 def normalize_id_number(value: str) -> str:
-    """Return the compact, upper-case 18-character resident ID or raise ValidationError."""
-    compact = ric.compact(value or "")
+    """Return the compact, upper-case 18-character resident ID or raise ValidationError.
+
+    Checks GB 11643: 17 digits, the check digit (python-stdnum) and a real birth date.
+    The birth-place code is not checked against stdnum's region table: region codes are
+    renamed and retired over time, and an ID issued under an old code stays valid.
+    """
+    compact = ric.compact(value or "").upper()
     if len(compact) != 18:
         raise ValidationError(_("an ID number has 18 characters"), code="id_length")
+    if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+        raise ValidationError(_("an ID number has 17 digits and a check digit"), code="id_format")
+    if compact[17] != ric.calc_check_digit(compact):
+        raise ValidationError(_("wrong check digit in the ID number"), code="id_checksum")
     try:
-        ric.validate(compact)
+        ric.get_birth_date(compact)
     except StdnumError as exc:
         raise ValidationError(
-            _("invalid ID number (check digit or birth date)"), code="id_invalid"
+            _("the ID number's birth date is not a date"), code="id_date"
         ) from exc
     return compact
 

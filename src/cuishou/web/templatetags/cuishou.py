@@ -67,6 +67,15 @@ AUDIT_ACTION_LABELS = {
     "case.assign": _("Case assigned"),
     "loan.update": _("Loan changed by an import"),
     "portfolio.import": _("Portfolio imported"),
+    "case.open": _("Case opened"),
+    "case.cure": _("Case cured (nothing overdue)"),
+    "case.reopen": _("Case reopened"),
+    "client.create": _("Client added"),
+    "product.create": _("Product added"),
+    "user.create": _("User added"),
+    "team.create": _("Team added"),
+    "apitoken.create": _("API token created"),
+    "apitoken.revoke": _("API token revoked"),
 }
 
 

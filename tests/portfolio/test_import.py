@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.db.models import Sum
+from django.utils import translation
 
 from cuishou.audit.models import AuditEvent
 from cuishou.portfolio.importer import import_portfolio
@@ -471,3 +472,13 @@ def test_the_same_debtor_in_two_clients_files_is_one_debtor(client, tmp_path):
     assert result.ok
     assert Debtor.objects.count() == 2
     assert Loan.objects.count() == 4
+
+
+def test_the_bad_row_report_speaks_chinese_for_a_chinese_user(client, tmp_path):
+    rows = base_rows()
+    _set("loans", 0, id_number="110105198604011115")(rows)
+    path = write_xlsx(tmp_path / "bad.xlsx", rows)
+    with translation.override("zh-hans"):
+        result = run_import(client, path)
+        report = result.report_text()
+    assert "loans:2:id_number: 校验码错误（GB 11643）：应为 4" in report

@@ -77,8 +77,8 @@ check: lint typecheck
 # Re-extract the catalogues after changing strings; English copies each msgid (msgen).
 messages: install
 	cd src/cuishou && ../../$(CUISHOU) makemessages -l zh_Hans -l en --no-obsolete --add-location file -v 0
-	msgen --no-wrap src/cuishou/locale/en/LC_MESSAGES/django.po \
-	  | msgattrib --clear-fuzzy --no-wrap -o src/cuishou/locale/en/LC_MESSAGES/django.po
+	msgfilter --keep-header --no-wrap -i src/cuishou/locale/en/LC_MESSAGES/django.po sed -e d \
+	  | msgen --no-wrap -o src/cuishou/locale/en/LC_MESSAGES/django.po -
 
 bench: install
 	$(VENV)/bin/python bench/import_portfolio.py

@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cuishou.audit.models import AuditChainHead, AuditEvent
 
@@ -259,31 +260,42 @@ def audit_verify() -> VerifyResult:
                 False,
                 count,
                 expected_seq,
-                f"event {expected_seq} is missing (next stored event is {event.seq})",
+                _("event %(seq)d is missing (next stored event is %(next)d)")
+                % {"seq": expected_seq, "next": event.seq},
             )
         if event.prev_hash != prev:
             return VerifyResult(
-                False, count, event.seq, f"event {event.seq} does not link to event {event.seq - 1}"
+                False,
+                count,
+                event.seq,
+                _("event %(seq)d does not link to event %(prev)d")
+                % {"seq": event.seq, "prev": event.seq - 1},
             )
         if event_hash(prev, _fields_of(event)) != event.hash:
             return VerifyResult(
-                False, count, event.seq, f"event {event.seq} was altered (its hash does not match)"
+                False,
+                count,
+                event.seq,
+                _("event %(seq)d was altered (its hash does not match)") % {"seq": event.seq},
             )
         prev = event.hash
         expected_seq += 1
         count += 1
     head = AuditChainHead.objects.filter(id=1).first()
     if head is None and count:
-        return VerifyResult(False, count, count, "the chain head record is missing")
+        return VerifyResult(False, count, count, _("the chain head record is missing"))
     if head is not None and head.last_seq != count:
         if head.last_seq > count:
             return VerifyResult(
                 False,
                 count,
                 count + 1,
-                f"event {count + 1} is missing (the chain head records {head.last_seq} events)",
+                _("event %(seq)d is missing (the chain head records %(n)d events)")
+                % {"seq": count + 1, "n": head.last_seq},
             )
-        return VerifyResult(False, count, head.last_seq + 1, "events beyond the recorded head")
+        return VerifyResult(False, count, head.last_seq + 1, _("events beyond the recorded head"))
     if head is not None and head.last_hash != prev and count:
-        return VerifyResult(False, count, count, f"event {count} differs from the chain head")
+        return VerifyResult(
+            False, count, count, _("event %(seq)d differs from the chain head") % {"seq": count}
+        )
     return VerifyResult(True, count)

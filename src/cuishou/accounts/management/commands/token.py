@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from cuishou.accounts.models import User
 from cuishou.accounts.services import api_token_create
@@ -21,6 +22,6 @@ class Command(BaseCommand):
         if options["action"] == "create":
             user = User.objects.filter(username=options["username"], is_active=True).first()
             if user is None:
-                raise CommandError(f"no active user {options['username']}")
+                raise CommandError(_("no active user %(name)s") % {"name": options["username"]})
             _token, key = api_token_create(actor="cli", user=user, name=options["name"])
             self.stdout.write(key)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from cuishou.accounts.choices import Role
 from cuishou.accounts.models import Team
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         if options["client"]:
             client = Client.objects.filter(code=options["client"]).first()
             if client is None:
-                raise CommandError(f"no client with code {options['client']}")
+                raise CommandError(_("no client with code %(code)s") % {"code": options["client"]})
         team = None
         if options["team"]:
             team = Team.objects.filter(name=options["team"]).first() or team_create(
@@ -59,6 +60,8 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        self.stdout.write(f"created user {user.username} ({options['role']})")
+        self.stdout.write(
+            _("created user %(name)s (%(role)s)") % {"name": user.username, "role": options["role"]}
+        )
         if generated:
-            self.stdout.write(f"password: {password}")
+            self.stdout.write(_("password: %(password)s") % {"password": password})

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from cuishou.audit.services import audit_verify
 
@@ -19,7 +20,10 @@ class Command(BaseCommand):
             result = audit_verify()
             if not result.ok:
                 raise CommandError(
-                    f"audit chain broken at event {result.broken_seq}: {result.reason} "
-                    f"({result.count} events verified before it)"
+                    _(
+                        "audit chain broken at event %(seq)s: %(reason)s "
+                        "(%(n)d events verified before it)"
+                    )
+                    % {"seq": result.broken_seq, "reason": result.reason, "n": result.count}
                 )
-            self.stdout.write(f"audit chain intact: {result.count} events")
+            self.stdout.write(_("audit chain intact: %(n)d events") % {"n": result.count})

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from cuishou.portfolio.choices import PolicyPack
 from cuishou.portfolio.services import client_add
@@ -30,4 +31,7 @@ class Command(BaseCommand):
                 )
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from exc
-            self.stdout.write(f"client {client.code} added: {client.name} ({client.policy_pack})")
+            self.stdout.write(
+                _("client %(code)s added: %(name)s (%(pack)s)")
+                % {"code": client.code, "name": client.name, "pack": client.policy_pack}
+            )

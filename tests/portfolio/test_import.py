@@ -116,6 +116,20 @@ def test_xlsx_with_chinese_headers_and_excel_dates_imports_everything(client, tm
     assert event.after["counts"]["installments_written"] == 4
 
 
+def test_excel_number_cells_read_as_excel_shows_them(client, tmp_path):
+    rows = base_rows()
+    # A formula's float noise is read at Excel's 15 significant digits: 6000.00, 0.18.
+    rows["loans"][0]["principal"] = 6000.000000000001
+    rows["loans"][0]["annual_rate"] = 0.18000000000000002
+    # An ID number typed as a number has lost its last digits: refused, not guessed.
+    rows["loans"][1]["id_number"] = 310104199106062221
+    result = run_import(client, write_xlsx(tmp_path / "p.xlsx", rows))
+    lines = [str(e) for e in result.errors]
+    assert lines == [
+        "loans:3:id_number: an ID number has 18 characters: 17 digits and a check digit (0-9 or X)"
+    ]
+
+
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-8"])
 def test_zip_of_csv_in_each_encoding(client, tmp_path, encoding):
     path = write_zip(tmp_path / "p.zip", base_rows(), encoding=encoding, chinese=True)

@@ -163,7 +163,9 @@ def _cell(value: Any) -> str | None:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
-        return repr(value)
+        # Excel keeps 15 significant digits: 1500.0000000000002 from a formula is 1500,
+        # and an 18-digit ID number typed as a number shows as 1.10105198604011e+17.
+        return f"{value:.15g}"
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     if isinstance(value, dt.date):

@@ -180,6 +180,24 @@ def test_a_file_neither_utf8_nor_gb18030_is_a_clear_error(client, tmp_path):
     assert table_counts()["Loan"] == 0
 
 
+def test_a_utf16_csv_is_named_as_such(client, tmp_path):
+    path = write_zip(tmp_path / "p.zip", base_rows())
+    import zipfile
+
+    bad = tmp_path / "utf16.zip"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bad, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "loans.csv":
+                data = data.decode("utf-8").encode("utf-16")
+            dst.writestr(name, data)
+    result = run_import(client, bad)
+    assert [str(e) for e in result.errors] == [
+        'loans:1:-: the file is UTF-16 (Excel\'s "Unicode text"); save it as CSV UTF-8 or GB18030'
+    ]
+    assert table_counts()["Loan"] == 0
+
+
 def _set(sheet: str, index: int, **values: str):  # type: ignore[no-untyped-def]
     def change(rows):  # type: ignore[no-untyped-def]
         rows[sheet][index].update(values)

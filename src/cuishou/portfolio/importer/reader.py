@@ -46,7 +46,13 @@ def decode_csv(data: bytes) -> tuple[bytes, str]:
     """Return the CSV as UTF-8 bytes and the encoding found.
 
     Strict UTF-8 first (a BOM is dropped); failing that GB18030; failing both an
-    ``EncodingProblemError`` naming the line of the first byte that fits neither."""
+    ``EncodingProblemError`` naming the line of the first byte that fits neither.
+    UTF-16 (what "Unicode text" export writes) is named as such: every byte would decode
+    as GB18030, so it has to be caught before."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise EncodingProblemError(
+            _('the file is UTF-16 (Excel\'s "Unicode text"); save it as CSV UTF-8 or GB18030')
+        )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         bom = True

@@ -52,7 +52,7 @@ services:
 run: install system-deps
 	$(CUISHOU) compilemessages --ignore=.venv -v 0
 	$(CUISHOU) migrate --no-input -v 0
-	$(CUISHOU) demo --if-empty --no-serve
+	$(CUISHOU) demo --if-empty --no-serve --address $(HOST):$(PORT)
 	$(CUISHOU) runserver $(HOST):$(PORT)
 
 test: install system-deps

@@ -44,6 +44,9 @@ class Command(BaseCommand):
             action="store_true",
             help="do nothing (but print the logins) when a client exists already",
         )
+        parser.add_argument(
+            "--address", default=ADDRESS, help="host:port to serve on (default %(default)s)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["accounts"] < 2:
@@ -72,12 +75,12 @@ class Command(BaseCommand):
                     "seconds": time.monotonic() - started,
                 }
             )
-        self._print_logins()
+        self._print_logins(options["address"])
         if not options["no_serve"]:
             # No autoreloader: it would run this command again in a child process.
-            call_command("runserver", ADDRESS, use_reloader=False)
+            call_command("runserver", options["address"], use_reloader=False)
 
-    def _print_logins(self) -> None:
+    def _print_logins(self, address: str) -> None:
         rows = [(_("username"), _("role"), _("password"))]
         rows += [(login.username, str(login.role), DEMO_PASSWORD) for login in DEMO_LOGINS]
         widths = [max(_width(row[i]) for row in rows) for i in range(3)]
@@ -90,4 +93,4 @@ class Command(BaseCommand):
         for line in lines:
             self.stdout.write(line.rstrip())
         self.stdout.write("")
-        self.stdout.write(_("Open http://%(address)s/ and log in.") % {"address": ADDRESS})
+        self.stdout.write(_("Open http://%(address)s/ and log in.") % {"address": address})

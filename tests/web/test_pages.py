@@ -294,19 +294,36 @@ def test_chinese_is_the_default_and_english_can_be_chosen(client, portfolio: Por
     _as(client, portfolio.alice)
     html = client.get(CASES).content.decode()
     assert '<html lang="zh-hans">' in html
-    response = client.post("/i18n/setlang/", {"language": "en", "next": CASES})
+    response = client.post("/accounts/language/", {"language": "en", "next": CASES})
     assert response.status_code == 302
     english = client.get(CASES).content.decode()
     assert '<html lang="en">' in english
     assert ">Cases</a>" in english
     assert "Log out" in english
-    client.post("/i18n/setlang/", {"language": "zh-hans", "next": CASES})
+    client.post("/accounts/language/", {"language": "zh-hans", "next": CASES})
     assert '<html lang="zh-hans">' in client.get(CASES).content.decode()
+
+
+def test_the_chosen_language_follows_the_user_to_the_next_log_in(
+    client, portfolio: Portfolio, settings
+):
+    _as(client, portfolio.alice)
+    client.post("/accounts/language/", {"language": "en", "next": CASES})
+    portfolio.alice.refresh_from_db()
+    assert portfolio.alice.language == "en"
+    client.logout()
+    client.cookies.clear()
+    # A fresh browser: no language cookie, Chinese by default until the user logs in.
+    assert '<html lang="zh-hans">' in client.get(reverse("login")).content.decode()
+    response = client.post(
+        reverse("login"), {"username": "alice", "password": PASSWORD}, follow=True
+    )
+    assert '<html lang="en">' in response.content.decode()
 
 
 def test_login_page_has_the_language_switch(client, db):
     html = client.get(reverse("login")).content.decode()
-    assert 'action="/i18n/setlang/"' in html
+    assert 'action="/accounts/language/"' in html
     assert "English" in html
     assert "简体中文" in html
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -130,3 +131,17 @@ def api_token_authenticate(key: str) -> User | None:
         token.last_used_at = now
         token.save(update_fields=["last_used_at"])
     return token.user
+
+
+def user_set_language(*, actor: User, language: str) -> bool:
+    """Remember the interface language a user chose; True when it changed.
+
+    A preference, not a record of the case file: no audit event."""
+    codes = {code for code, _name in settings.LANGUAGES}
+    if language not in codes:
+        raise ValidationError(_("unknown language %(code)s") % {"code": language})
+    if actor.language == language:
+        return False
+    actor.language = language
+    actor.save(update_fields=["language"])
+    return True

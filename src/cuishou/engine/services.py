@@ -85,7 +85,12 @@ def portfolio_recompute(
                     case_id=case_id,
                     summary=reason,
                     before={"status": status, "bucket": bucket, "dpd": dpd},
-                    after={"status": CaseStatus.CURED.value, "bucket": "M0", "dpd": 0},
+                    after={
+                        "status": CaseStatus.CURED.value,
+                        "bucket": "M0",
+                        "dpd": 0,
+                        "as_of": as_of,
+                    },
                 )
                 for case_id, status, bucket, dpd in to_cure
             ]
@@ -105,7 +110,12 @@ def portfolio_recompute(
                     case_id=case_id,
                     summary=reason,
                     before={"status": CaseStatus.CURED.value},
-                    after={"status": CaseStatus.OPEN.value, "bucket": bucket, "dpd": dpd},
+                    after={
+                        "status": CaseStatus.OPEN.value,
+                        "bucket": bucket,
+                        "dpd": dpd,
+                        "as_of": as_of,
+                    },
                 )
                 for case_id, bucket, dpd in reopened
             ]
@@ -121,6 +131,7 @@ def portfolio_recompute(
                     case_id=case_id,
                     summary=f"opened as of {as_of.isoformat()}: {bucket}, {dpd} days past due",
                     after={
+                        "as_of": as_of,
                         "status": CaseStatus.OPEN.value,
                         "stage": stage,
                         "bucket": bucket,

@@ -11,8 +11,10 @@ from django import template
 from django.utils.translation import gettext_lazy as _
 
 from cuishou.accounts.choices import Role
+from cuishou.audit.models import AuditEvent
 from cuishou.core.masking import mask_email, mask_id_number, mask_phone
 from cuishou.core.money import to_fen
+from cuishou.web.timeline import describe_event
 
 register = template.Library()
 
@@ -77,6 +79,12 @@ AUDIT_ACTION_LABELS = {
     "apitoken.create": _("API token created"),
     "apitoken.revoke": _("API token revoked"),
 }
+
+
+@register.filter
+def audit_describe(event: AuditEvent) -> str:
+    """The event's timeline line in the reader's language (see ``cuishou.web.timeline``)."""
+    return describe_event(event)
 
 
 @register.filter

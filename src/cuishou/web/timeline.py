@@ -1,0 +1,89 @@
+"""Timeline lines in the reader's language, built from an audit event's data.
+
+An event's ``summary`` is stored once, in the language of whoever wrote it; the page
+instead describes the events it knows from their structured before/after, translated
+when shown. Unknown actions fall back to the stored summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from cuishou.audit.models import AuditEvent
+from cuishou.cases.choices import Stage
+
+_PII_FIELDS = {
+    "id_number": lambda: _("ID number"),
+    "mobile": lambda: _("mobile"),
+    "contact": lambda: _("contact point"),
+}
+
+
+def _stage_label(code: Any) -> str:
+    try:
+        return str(Stage(code).label)
+    except ValueError:
+        return str(code)
+
+
+def _case_open(e: AuditEvent) -> str:
+    after = e.after or {}
+    return _("as of %(date)s: %(bucket)s, %(dpd)s days past due, stage %(stage)s") % {
+        "date": after.get("as_of", ""),
+        "bucket": after.get("bucket", ""),
+        "dpd": after.get("dpd", ""),
+        "stage": _stage_label(after.get("stage", "")),
+    }
+
+
+def _case_cure(e: AuditEvent) -> str:
+    return _("nothing overdue as of %(date)s") % {"date": (e.after or {}).get("as_of", "")}
+
+
+def _case_reopen(e: AuditEvent) -> str:
+    after = e.after or {}
+    return _("overdue again as of %(date)s: %(bucket)s, %(dpd)s days past due") % {
+        "date": after.get("as_of", ""),
+        "bucket": after.get("bucket", ""),
+        "dpd": after.get("dpd", ""),
+    }
+
+
+def _pii_reveal(e: AuditEvent) -> str:
+    field = (e.after or {}).get("field", "")
+    label = _PII_FIELDS.get(field)
+    return str(label()) if label else str(field)
+
+
+def _portfolio_import(e: AuditEvent) -> str:
+    counts = (e.after or {}).get("counts", {})
+    return _("%(created)s loans created, %(updated)s updated") % {
+        "created": counts.get("loans_created", 0),
+        "updated": counts.get("loans_updated", 0),
+    }
+
+
+def _loan_update(e: AuditEvent) -> str:
+    fields = sorted((e.after or {}).keys())
+    return _("changed: %(fields)s") % {"fields": ", ".join(fields)}
+
+
+_DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
+    "case.open": _case_open,
+    "case.cure": _case_cure,
+    "case.reopen": _case_reopen,
+    "pii.reveal": _pii_reveal,
+    "portfolio.import": _portfolio_import,
+    "loan.update": _loan_update,
+}
+
+
+def describe_event(event: AuditEvent) -> str:
+    """One line for the timeline, in the active language where the action is known."""
+    describe = _DESCRIBERS.get(event.action)
+    if describe is None or (event.action == "case.open" and "as_of" not in (event.after or {})):
+        return event.summary
+    return describe(event)

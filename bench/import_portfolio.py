@@ -1,6 +1,6 @@
 """Benchmark: import a generated portfolio (CSV zip) into a fresh SQLite database.
 
-    .venv/bin/python bench/import_portfolio.py [--loans N] [--keep]
+    .venv/bin/python bench/import_portfolio.py [--loans N] [--postgres SERVER_URL] [--profile]
 
 Generates N loans (default 200,000) with 6 installments each, 2 contacts (spouse and
 colleague) and 2 addresses (residence and work) per loan, as a .zip of UTF-8 CSV files;
@@ -141,11 +141,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--loans", type=int, default=200_000)
     parser.add_argument("--profile", action="store_true", help="cProfile the import")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="measure on PostgreSQL instead: a server URL such as "
+        "postgres://postgres@127.0.0.1:5432/postgres; a fresh database is created and dropped",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="cuishou-bench-"))
     os.environ["CUISHOU_VAR_DIR"] = str(tmp)
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    bench_db = None
+    if args.postgres:
+        bench_db = _fresh_postgres_database(args.postgres)
+        os.environ["DATABASE_URL"] = bench_db
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cuishou.settings")
     os.environ.setdefault("CUISHOU_DEBUG", "1")
     import django
@@ -199,12 +210,34 @@ def main() -> None:
                 "loans_per_s": round(args.loans / seconds),
                 "installments": result.counts.get("installments_written", 0),
                 "format": "csv-zip",
-                "database": "sqlite",
+                "database": "postgresql" if args.postgres else "sqlite",
                 "generate_seconds": round(gen_s, 2),
                 **{f"{k}_seconds": round(v, 2) for k, v in result.timings.items()},
             }
         )
     )
+
+
+def _fresh_postgres_database(server_url: str) -> str:
+    """Create an empty database for this run on the server; dropped again at exit."""
+    import atexit
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"cuishou_bench_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+
+    def drop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+
+    atexit.register(drop)
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
 
 
 if __name__ == "__main__":

@@ -31,3 +31,12 @@ def test_id_numbers_under_retired_region_codes_are_accepted_and_bad_ones_refused
         with pytest.raises(ValidationError) as raised:
             normalize_id_number(bad)
         assert raised.value.code == code
+
+
+def test_phones_are_kept_as_dialled_in_china():
+    from cuishou.core.validators import normalize_phone
+
+    assert normalize_phone("138 0013 8000") == "13800138000"
+    assert normalize_phone("+86 138-0013-8000") == "13800138000"
+    assert normalize_phone("021-6321 2345") == "02163212345"  # Shanghai landline keeps its 0
+    assert normalize_phone("+852 9123 4567") == "+85291234567"

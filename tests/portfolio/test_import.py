@@ -514,3 +514,12 @@ def test_the_bad_row_report_speaks_chinese_for_a_chinese_user(client, tmp_path):
         result = run_import(client, path)
         report = result.report_text()
     assert "loans:2:id_number: 校验码错误（GB 11643）：应为 4" in report
+
+
+def test_a_landline_in_contacts_is_kept_with_its_area_code(client, tmp_path):
+    rows = base_rows()
+    rows["contacts"][0]["phone"] = "021-6321 2345"
+    result = run_import(client, write_xlsx(tmp_path / "p.xlsx", rows))
+    assert result.ok, result.report_text()
+    debtor = Debtor.objects.get(id_number="110105198604011114")
+    assert debtor.contact_points.filter(value="02163212345", related_person=None).exists()

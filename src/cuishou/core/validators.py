@@ -37,7 +37,9 @@ def normalize_id_number(value: str) -> str:
 
 
 def normalize_phone(value: str) -> str:
-    """Return a mainland number as 11 digits (or E.164 ``+CC...`` for abroad), else raise."""
+    """Return a mainland number as dialled at home — a mobile's 11 digits, a landline
+    with its trunk 0 and area code (``02112345678``) — or E.164 (``+852…``) for abroad;
+    else raise ValidationError."""
     text = (value or "").strip().replace(" ", "").replace("-", "")
     if not text:
         raise ValidationError(_("phone number is empty"), code="phone_empty")
@@ -48,7 +50,8 @@ def normalize_phone(value: str) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(_("not a valid phone number"), code="phone_invalid")
     if parsed.country_code == 86:
-        return phonenumbers.national_significant_number(parsed)
+        national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return "".join(ch for ch in national if ch.isdigit())
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -15,8 +15,6 @@ the same as ``cuishou.core.validators.normalize_phone``.
 
 from __future__ import annotations
 
-from functools import cache
-
 import phonenumbers
 import polars as pl
 from django.core.exceptions import ValidationError
@@ -51,16 +49,10 @@ def _desc_matches(desc: phonenumbers.PhoneNumberDesc | None, number: pl.Expr) ->
     return matches
 
 
-@cache
-def _cn_metadata() -> phonenumbers.PhoneMetadata:
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
-    assert metadata is not None
-    return metadata
-
-
 def cn_mobile_expr(national: pl.Expr) -> pl.Expr:
     """True where the national number is a CN mobile by phonenumbers' rules."""
-    md = _cn_metadata()
+    md = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert md is not None
     earlier = pl.lit(False)
     for name in _EARLIER_TYPES:
         earlier = earlier | _desc_matches(getattr(md, name), national)
@@ -98,28 +90,22 @@ def phone_table(values: pl.Series, *, mobile_only: bool) -> pl.DataFrame:
     """For each distinct non-empty value: columns ``raw``, ``phone`` (normalised or null)
     and ``phone_error`` (the reason or null)."""
     frame = pl.DataFrame({"raw": values.drop_nulls().unique()}, schema={"raw": pl.String})
-    cleaned = pl.col("raw").str.replace_all(r"[\s\-()（）]", "")
     frame = frame.with_columns(
-        cleaned.str.extract(r"^(?:\+86|0086)?(1\d{10})$", 1).alias("national"),
-        cleaned.str.starts_with("+").alias("plus"),
+        pl.col("raw")
+        .str.replace_all(r"[\s\-()（）]", "")
+        .str.extract(r"^(?:\+86|0086)?(1\d{10})$", 1)
+        .alias("national")
     )
-    frame = frame.with_columns(
-        pl.col("national").str.contains(r"^1[3-9]\d{9}$").fill_null(False).alias("shaped"),
-        cn_mobile_expr(pl.col("national")).fill_null(False).alias("ok"),
-    )
-    bad_mobile = _("not a valid mainland mobile number")
+    ok = cn_mobile_expr(pl.col("national")).fill_null(False)
     result = frame.select(
         "raw",
-        pl.when(pl.col("shaped") & pl.col("ok")).then(pl.col("national")).alias("phone"),
-        pl.when(pl.col("shaped") & ~pl.col("ok"))
-        .then(pl.lit(bad_mobile))
-        .when(pl.col("national").is_not_null() & ~pl.col("shaped"))
-        .then(pl.lit(bad_mobile))
+        pl.when(ok).then(pl.col("national")).alias("phone"),
+        pl.when(pl.col("national").is_not_null() & ~ok)
+        .then(pl.lit(_("not a valid mainland mobile number")))
         .alias("phone_error"),
-        (pl.col("national").is_null()).alias("individual"),
     )
     # International numbers (+CC…) and, for contacts, landlines: one distinct value at a time.
-    singles = result.filter(pl.col("individual"))["raw"].to_list()
+    singles = frame.filter(pl.col("national").is_null())["raw"].to_list()
     if singles:
         checked = [_one(raw, mobile_only=mobile_only) for raw in singles]
         fixed = pl.DataFrame(
@@ -138,4 +124,4 @@ def phone_table(values: pl.Series, *, mobile_only: bool) -> pl.DataFrame:
             )
             .drop("phone_one", "error_one")
         )
-    return result.drop("individual")
+    return result

@@ -35,15 +35,14 @@ class SourceFrames:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     sha256: str = ""
-    format: str = ""
 
 
 class EncodingProblemError(ValueError):
     pass
 
 
-def decode_csv(data: bytes) -> tuple[bytes, str]:
-    """Return the CSV as UTF-8 bytes and the encoding found.
+def decode_csv(data: bytes) -> bytes:
+    """Return the CSV as UTF-8 bytes.
 
     Strict UTF-8 first (a BOM is dropped); failing that GB18030; failing both an
     ``EncodingProblemError`` naming the line of the first byte that fits neither.
@@ -53,14 +52,10 @@ def decode_csv(data: bytes) -> tuple[bytes, str]:
         raise EncodingProblemError(
             _('the file is UTF-16 (Excel\'s "Unicode text"); save it as CSV UTF-8 or GB18030')
         )
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-        bom = True
-    else:
-        bom = False
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         data.decode("utf-8")
-        return data, "utf-8-sig" if bom else "utf-8"
+        return data
     except UnicodeDecodeError as exc:
         utf8_error = exc
     try:
@@ -78,7 +73,7 @@ def decode_csv(data: bytes) -> tuple[bytes, str]:
                 "l2": data.count(b"\n", 0, exc.start) + 1,
             }
         ) from exc
-    return text.encode("utf-8"), "gb18030"
+    return text.encode("utf-8")
 
 
 def _sheet_for_name(name: str) -> Sheet | None:
@@ -135,7 +130,7 @@ def _normalise(sheet: Sheet, raw: pl.DataFrame, header_row: int) -> tuple[pl.Dat
 
 def _read_csv(sheet: Sheet, data: bytes, errors: list[RowError]) -> pl.DataFrame | None:
     try:
-        utf8, _encoding = decode_csv(data)
+        utf8 = decode_csv(data)
     except EncodingProblemError as exc:
         errors.append(RowError(sheet.name, 1, "-", str(exc)))
         return None
@@ -162,9 +157,7 @@ def _cell(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
+    if isinstance(value, int):  # bool included: "True"
         return str(value)
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
@@ -288,7 +281,6 @@ def read_source(source: Path | BinaryIO) -> SourceFrames:
         for sheet in sorted(files):
             digest.update(sheet.encode() + b"\0" + hashlib.sha256(files[sheet]).digest())
         result.sha256 = digest.hexdigest()
-        result.format = "csv-folder"
         _read_csv_files(files, result, _("the folder"))
         return result
     data = source.read_bytes() if isinstance(source, Path) else source.read()
@@ -306,10 +298,8 @@ def read_source(source: Path | BinaryIO) -> SourceFrames:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         if "xl/workbook.xml" in names:
-            result.format = "xlsx"
             _read_xlsx(data, result)
             return result
-        result.format = "csv-zip"
         files = {sheet: archive.read(name) for sheet, name in _csv_members(names).items()}
     _read_csv_files(files, result, _("the zip file"))
     return result

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from django.utils.translation import gettext as _
 
+from cuishou.core.money import MONEY_MAX_DIGITS
 from cuishou.portfolio.choices import (
     ADDRESS_KIND_ALIASES,
     RELATION_ALIASES,
@@ -30,7 +31,6 @@ from cuishou.portfolio.importer.phones import phone_table
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
-MAX_FEN_DIGITS = 14  # MoneyField: 16 digits, 2 of them after the point
 SEQ_MAX = 32767
 
 _AMOUNT_RE = r"^[+-]?\d+(?:\.\d*)?$"
@@ -126,7 +126,7 @@ def _amount(column: str) -> list[pl.Expr]:
     shape_ok = (
         (value.str.contains(_AMOUNT_RE) | value.str.contains(_GROUPED_AMOUNT_RE))
         & fen.is_not_null()
-        & (fen.abs() < 10 ** (MAX_FEN_DIGITS + 2))
+        & (fen.abs() < 10**MONEY_MAX_DIGITS)  # what a MoneyField holds, in fen
     )
     decimals_ok = ~bare.str.contains(r"\.\d{3,}$")
     return [

@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cuishou.core.masking import mask_id_number
+from cuishou.core.money import fen_to_decimal, format_money
 
 STAGE_CHUNK = 50_000
 
@@ -75,7 +76,7 @@ _TYPES = {
 
 
 def _money(fen: Any) -> str | None:
-    return None if fen is None else str((Decimal(int(fen)) / 100).quantize(Decimal("0.01")))
+    return None if fen is None else format_money(fen_to_decimal(int(fen)))
 
 
 def _rate(micro: Any) -> str | None:

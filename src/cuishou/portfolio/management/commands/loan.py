@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from cuishou.portfolio.selectors import LoanNotFoundError, loan_state
 
@@ -30,18 +31,38 @@ class Command(BaseCommand):
         lines = [
             f"{state['client']} {state['contract_no']}  {state['debtor']['name']} "
             f"({state['debtor']['id_number']})  {state['product']}",
-            f"principal {state['principal']} {state['currency']}, annual rate "
-            f"{state['annual_rate']}, disbursed {state['disbursed_on']}",
-            f"as of {state['computed_as_of'] or '-'}: dpd {state['dpd']} ({state['bucket']}), "
-            f"overdue principal {state['overdue_principal']}, overdue interest "
-            f"{state['overdue_interest']}, penalty {state['penalty']}, "
-            f"balance {state['balance']}",
-            f"case: {case['stage'] + ' / ' + case['status'] if case else '-'}",
-            "schedule:",
+            _("principal %(principal)s %(currency)s, annual rate %(rate)s, disbursed %(on)s")
+            % {
+                "principal": state["principal"],
+                "currency": state["currency"],
+                "rate": state["annual_rate"],
+                "on": state["disbursed_on"],
+            },
+            _(
+                "as of %(as_of)s: dpd %(dpd)d (%(bucket)s), overdue principal %(principal)s, "
+                "overdue interest %(interest)s, penalty %(penalty)s, balance %(balance)s"
+            )
+            % {
+                "as_of": state["computed_as_of"] or "-",
+                "dpd": state["dpd"],
+                "bucket": state["bucket"],
+                "principal": state["overdue_principal"],
+                "interest": state["overdue_interest"],
+                "penalty": state["penalty"],
+                "balance": state["balance"],
+            },
+            _("case: %(case)s") % {"case": f"{case['stage']} / {case['status']}" if case else "-"},
+            _("schedule:"),
         ]
         for i in state["schedule"]:
             lines.append(
-                f"  {i['seq']:>3}  {i['due_on']}  principal {i['principal_paid']}/"
-                f"{i['principal_due']}  interest {i['interest_paid']}/{i['interest_due']}"
+                f"  {i['seq']:>3}  {i['due_on']}  "
+                + _("principal %(paid)s/%(due)s  interest %(interest_paid)s/%(interest_due)s")
+                % {
+                    "paid": i["principal_paid"],
+                    "due": i["principal_due"],
+                    "interest_paid": i["interest_paid"],
+                    "interest_due": i["interest_due"],
+                }
             )
         self.stdout.write("\n".join(lines))

@@ -39,11 +39,14 @@ def test_client_add_then_import_then_loan_show(tmp_path):
     assert state["client"] == "TC"
     assert state["bucket"] == "M0"
     assert state["principal"] == "6000.00"
+    assert (state["annual_rate"], state["penalty_annual_rate"]) == ("0.18", None)
     assert state["balance"] == "0.00"
     assert state["case"] == {"stage": "phone", "status": "open"}
     assert state["debtor"] == {"name": "张三", "id_number": "110***********1114"}
     assert [i["seq"] for i in state["schedule"]] == [1, 2, 3]
     assert state["schedule"][0]["principal_paid"] == "2000.00"
+    other = json.loads(run("loan", "show", "HT-2", "--client", "TC", "--json"))
+    assert other["penalty_annual_rate"] == "0"
     text = run("loan", "show", "HT-2", "--client", "TC")
     assert "HT-2" in text and "1200.00" in text and "case: -" in text
 

@@ -243,8 +243,13 @@ BAD_INPUT = [
     ),
     pytest.param(
         _set("contacts", 1, phone="12345"),
-        "contacts:3:phone: not a",
+        "contacts:3:phone: not a valid phone number",
         id="bad-contact-phone",
+    ),
+    pytest.param(
+        _set("loans", 1, mobile="+86 21 6321 2345"),
+        "loans:3:mobile: not a mobile number",
+        id="landline-as-mobile",
     ),
     pytest.param(
         _set("installments", 0, principal_due="-2000.00"),

@@ -8,8 +8,10 @@ import pytest
 from django.test import Client
 
 from cuishou.audit.models import AuditEvent
-from cuishou.cases.services import case_assign
-from tests.factories import CaseFactory
+from cuishou.audit.services import audit_record
+from cuishou.cases.services import case_assign, case_reveal_pii
+from cuishou.portfolio.models import Loan
+from tests.factories import CaseFactory, ClientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +44,9 @@ def test_a_collector_gets_404_for_another_collectors_case(world):
     )
     assert response.status_code == 404
     # Same answer as for a case that does not exist at all.
-    assert chen.get("/api/cases/999999").status_code == 404
+    missing = chen.get("/api/cases/999999")
+    assert missing.status_code == 404
+    assert chen.get(f"/api/cases/{world.case_zhou.pk}").json() == missing.json()
     assert not AuditEvent.objects.filter(action="pii.reveal").exists()
 
 
@@ -170,6 +174,29 @@ def test_the_timeline_shows_the_cases_audit_events(world):
         ("case.assign", "lin", "back"),
     ]
     assert timeline["items"][0]["after"] == {"assignee_id": world.zhou.pk}
+
+
+def test_the_timeline_holds_the_files_loan_events_but_not_another_cases(world):
+    # Given an import's change to the case's loan, and a reveal in the same debtor's
+    # case with another client
+    loan = Loan.objects.get(contract_no="HT-ACME-1")
+    audit_record(
+        actor="import",
+        action="loan.update",
+        target=loan,
+        summary="ACME HT-ACME-1 (import 1)",
+        after={"balance": "5000.00"},
+    )
+    other_client_case = CaseFactory(
+        client=ClientFactory(code="GAMMA"), debtor=world.case_chen.debtor, assignee=world.zhou
+    )
+    case_reveal_pii(actor=world.zhou, case=other_client_case, field="mobile")
+
+    # When the case's timeline is read
+    items = _as(world.chen).get(f"/api/cases/{world.case_chen.pk}/timeline").json()["items"]
+
+    # Then the loan's change is there and the other client's reveal is not
+    assert [(e["action"], e["actor"]) for e in items] == [("loan.update", "import")]
 
 
 def test_the_case_list_needs_a_fixed_number_of_queries(world, django_assert_max_num_queries):

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
-from ninja.errors import HttpError
 
 from cuishou.api.auth import request_user
 from cuishou.api.pii import mask_contact, mask_payload
@@ -36,39 +33,46 @@ from cuishou.api.schemas import (
     TimelineEventOut,
     TimelineOut,
 )
-from cuishou.audit.models import AuditEvent
 from cuishou.cases.filtersets import CaseFilterSet
 from cuishou.cases.models import Case
-from cuishou.cases.selectors import case_get_for_user, case_visible_queryset
+from cuishou.cases.selectors import (
+    case_file_get,
+    case_get_for_user,
+    case_timeline_events,
+    case_visible_queryset,
+)
 from cuishou.cases.services import case_reveal_pii
 from cuishou.core.masking import mask_id_number, mask_phone
 from cuishou.core.money import format_money
-from cuishou.portfolio.models import Address, ContactPoint, Installment, Loan, RelatedPerson
+from cuishou.portfolio.models import ContactPoint, Loan
 
 router = Router(tags=["cases"])
 
 
-def _username(user: Any) -> str | None:
-    return user.get_username() if user is not None else None
+def _case_figures(case: Case) -> dict[str, Any]:
+    """The case fields the list item and the detail both show."""
+    return {
+        "id": case.pk,
+        "stage": case.stage,
+        "status": case.status,
+        "bucket": case.bucket,
+        "dpd": case.dpd,
+        "overdue_amount": format_money(case.overdue_amount),
+        "penalty": format_money(case.penalty),
+        "balance": format_money(case.balance),
+        "assignee": case.assignee.get_username() if case.assignee is not None else None,
+        "opened_on": case.opened_on,
+        "computed_as_of": case.computed_as_of,
+    }
 
 
 def _case_list_item(case: Case) -> CaseListItemOut:
     return CaseListItemOut(
-        id=case.pk,
+        **_case_figures(case),
         client=case.client.code,
         debtor_name=case.debtor.name,
         debtor_id_number=mask_id_number(case.debtor.id_number),
         debtor_mobile=mask_phone(case.debtor.mobile),
-        stage=case.stage,
-        status=case.status,
-        bucket=case.bucket,
-        dpd=case.dpd,
-        overdue_amount=format_money(case.overdue_amount),
-        penalty=format_money(case.penalty),
-        balance=format_money(case.balance),
-        assignee=_username(case.assignee),
-        opened_on=case.opened_on,
-        computed_as_of=case.computed_as_of,
     )
 
 
@@ -128,30 +132,13 @@ def _loan_out(loan: Loan) -> LoanOut:
 def case_detail(request: HttpRequest, case_id: int) -> Any:
     case = case_get_for_user(request_user(request), case_id)
     debtor = case.debtor
-    persons = {p.pk: p for p in RelatedPerson.objects.filter(debtor=debtor).order_by("id")}
-    contacts = ContactPoint.objects.filter(debtor=debtor).order_by("-is_primary", "id")
-    addresses = Address.objects.filter(debtor=debtor).order_by("kind", "id")
-    loans = (
-        Loan.objects.filter(debtor=debtor, client_id=case.client_id)
-        .select_related("product")
-        .prefetch_related(Prefetch("installments", Installment.objects.order_by("seq")))
-        .order_by("contract_no")
-    )
+    file = case_file_get(case)
+    persons = {p.pk: p for p in file.related_persons}
     return CaseDetailOut(
-        id=case.pk,
+        **_case_figures(case),
         client=ClientOut(code=case.client.code, name=case.client.name),
-        stage=case.stage,
-        status=case.status,
         status_reason=case.status_reason,
-        bucket=case.bucket,
-        dpd=case.dpd,
-        overdue_amount=format_money(case.overdue_amount),
-        penalty=format_money(case.penalty),
-        balance=format_money(case.balance),
-        assignee=_username(case.assignee),
-        opened_on=case.opened_on,
         closed_on=case.closed_on,
-        computed_as_of=case.computed_as_of,
         debtor=DebtorOut(
             id=debtor.pk,
             name=debtor.name,
@@ -173,7 +160,7 @@ def case_detail(request: HttpRequest, case_id: int) -> Any:
                     else debtor.name
                 ),
             )
-            for c in contacts
+            for c in file.contacts
         ],
         related_persons=[
             RelatedPersonOut(
@@ -183,7 +170,7 @@ def case_detail(request: HttpRequest, case_id: int) -> Any:
                 refused_contact=p.refused_contact,
                 is_third_party=p.is_third_party,
             )
-            for p in persons.values()
+            for p in file.related_persons
         ],
         addresses=[
             AddressOut(
@@ -197,9 +184,9 @@ def case_detail(request: HttpRequest, case_id: int) -> Any:
                 lon=None if a.lon is None else str(a.lon),
                 is_valid=a.is_valid,
             )
-            for a in addresses
+            for a in file.addresses
         ],
-        loans=[_loan_out(loan) for loan in loans],
+        loans=[_loan_out(loan) for loan in file.loans],
     )
 
 
@@ -212,9 +199,7 @@ def case_timeline(request: HttpRequest, case_id: int, limit: int = 100, offset: 
     case = case_get_for_user(request_user(request), case_id)
     limit = max(1, min(limit, 500))
     offset = max(0, offset)
-    events = AuditEvent.objects.filter(
-        Q(case_id=case.pk) | Q(object_type="portfolio.debtor", object_id=str(case.debtor_id))
-    ).order_by("seq")
+    events = case_timeline_events(case)
     page = list(events[offset : offset + limit])
     return TimelineOut(
         count=events.count(),
@@ -252,10 +237,6 @@ def case_reveal(request: HttpRequest, case_id: int, payload: RevealIn) -> Any:
         contact_point = get_object_or_404(
             ContactPoint, pk=payload.contact_point_id, debtor_id=case.debtor_id
         )
-    try:
-        value = case_reveal_pii(
-            actor=user, case=case, field=payload.field, contact_point=contact_point
-        )
-    except PermissionDenied as exc:
-        raise HttpError(403, str(exc)) from exc
+    # PermissionDenied (a role that may not reveal) is answered 403 by the API's handler.
+    value = case_reveal_pii(actor=user, case=case, field=payload.field, contact_point=contact_point)
     return RevealOut(field=payload.field, contact_point_id=payload.contact_point_id, value=value)

@@ -6,13 +6,17 @@ only the cases assigned to them, whatever the entry point.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from cuishou.accounts.choices import Role
+from cuishou.audit.models import AuditEvent
 from cuishou.cases.models import Case
+from cuishou.portfolio.models import Address, ContactPoint, Installment, Loan, RelatedPerson
 
 
 def case_visible_queryset(user: Any) -> QuerySet[Case]:
@@ -47,6 +51,56 @@ def case_get_for_user(user: Any, pk: int) -> Case:
     if case is None:
         raise Http404("No such case")
     return case
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """What a case's file holds besides the case row: the debtor's related persons,
+    contact points and addresses, and the debtor's loans with this client."""
+
+    related_persons: list[RelatedPerson]
+    contacts: list[ContactPoint]
+    addresses: list[Address]
+    loans: list[Loan]
+
+
+def case_file_get(case: Case) -> CaseFile:
+    """The file of ``case`` (already scoped by ``case_get_for_user``), in four queries and
+    one for the loans' schedules, whatever its size."""
+    loans = (
+        Loan.objects.filter(debtor_id=case.debtor_id, client_id=case.client_id)
+        .select_related("product")
+        .prefetch_related(Prefetch("installments", Installment.objects.order_by("seq")))
+        .order_by("contract_no")
+    )
+    return CaseFile(
+        related_persons=list(RelatedPerson.objects.filter(debtor_id=case.debtor_id).order_by("id")),
+        contacts=list(
+            ContactPoint.objects.filter(debtor_id=case.debtor_id).order_by("-is_primary", "id")
+        ),
+        addresses=list(Address.objects.filter(debtor_id=case.debtor_id).order_by("kind", "id")),
+        loans=list(loans),
+    )
+
+
+def case_timeline_events(
+    case: Case, *, loan_ids: Iterable[int] | None = None
+) -> QuerySet[AuditEvent]:
+    """The audit events about ``case``, in chain order: those of the case, plus case-less
+    ones about its debtor and the debtor's loans with this client (``loan_ids``, looked up
+    when not given). Another case's events about the same debtor are not included."""
+    if loan_ids is None:
+        loan_ids = Loan.objects.filter(
+            debtor_id=case.debtor_id, client_id=case.client_id
+        ).values_list("pk", flat=True)
+    about_file = Q(object_type="portfolio.debtor", object_id=str(case.debtor_id)) | Q(
+        object_type="portfolio.loan", object_id__in=[str(i) for i in loan_ids]
+    )
+    return AuditEvent.objects.filter(
+        Q(case_id=case.pk)
+        | Q(object_type="cases.case", object_id=str(case.pk))
+        | (Q(case_id__isnull=True) & about_file)
+    ).order_by("seq")
 
 
 def user_may_reveal_pii(user: Any) -> bool:

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_without_credentials_every_endpoint_is_401(client, world):
-    assert client.get("/api/me").status_code == 401
+    response = client.get("/api/me")
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["detail"]  # says how to sign in
     assert client.get("/api/cases").status_code == 401
     assert client.get(f"/api/cases/{world.case_chen.pk}").status_code == 401
     response = client.post(

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError
 
 from cuishou.api import cases, loans
 from cuishou.api.auth import API_AUTH, request_user
@@ -31,9 +33,25 @@ api = NinjaAPI(
 )
 
 
+# The errors the API answers itself are in the user's language, like the pages.
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    detail = _("Sign in, or send Authorization: Bearer <key>.")
+    return api.create_response(request, {"detail": detail}, status=401)
+
+
 @api.exception_handler(PermissionDenied)
 def _permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc) or "Forbidden"}, status=403)
+    detail = str(exc) or _("You may not do this.")
+    return api.create_response(request, {"detail": detail}, status=403)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    # One answer for "does not exist" and "not in your scope": existence is not disclosed.
+    return api.create_response(request, {"detail": _("Not found.")}, status=404)
 
 
 me_router = Router(tags=["me"])

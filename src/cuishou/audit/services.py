@@ -225,12 +225,6 @@ def model_snapshot(instance: models.Model, fields: Iterable[str] | None = None) 
     return result
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Only the keys whose values changed, as (before, after)."""
-    keys = [k for k in after if before.get(k) != after.get(k)]
-    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
-
-
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool

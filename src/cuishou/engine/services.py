@@ -39,6 +39,7 @@ from cuishou.audit.services import AuditEntry, audit_record_many
 from cuishou.cases.choices import OPEN_STATUSES, CaseStatus
 from cuishou.core.money import fen_to_decimal
 from cuishou.engine import sql
+from cuishou.portfolio.choices import Bucket
 from cuishou.portfolio.models import Client
 
 ENGINE_ACTOR = "engine"
@@ -78,19 +79,13 @@ def portfolio_recompute(
             )
             counts["cases_cured"] = len(to_cure)
             entries += [
-                AuditEntry(
-                    action="case.cure",
-                    object_type="cases.case",
-                    object_id=str(case_id),
-                    case_id=case_id,
-                    summary=reason,
+                _case_event(
+                    "case.cure",
+                    case_id,
+                    as_of,
+                    reason,
                     before={"status": status, "bucket": bucket, "dpd": dpd},
-                    after={
-                        "status": CaseStatus.CURED.value,
-                        "bucket": "M0",
-                        "dpd": 0,
-                        "as_of": as_of,
-                    },
+                    after={"status": CaseStatus.CURED.value, "bucket": Bucket.M0.value, "dpd": 0},
                 )
                 for case_id, status, bucket, dpd in to_cure
             ]
@@ -103,19 +98,13 @@ def portfolio_recompute(
             reopened = sorted(cur.fetchall())
             counts["cases_reopened"] = len(reopened)
             entries += [
-                AuditEntry(
-                    action="case.reopen",
-                    object_type="cases.case",
-                    object_id=str(case_id),
-                    case_id=case_id,
-                    summary=reason,
+                _case_event(
+                    "case.reopen",
+                    case_id,
+                    as_of,
+                    reason,
                     before={"status": CaseStatus.CURED.value},
-                    after={
-                        "status": CaseStatus.OPEN.value,
-                        "bucket": bucket,
-                        "dpd": dpd,
-                        "as_of": as_of,
-                    },
+                    after={"status": CaseStatus.OPEN.value, "bucket": bucket, "dpd": dpd},
                 )
                 for case_id, bucket, dpd in reopened
             ]
@@ -124,14 +113,12 @@ def portfolio_recompute(
             opened = sorted(cur.fetchall())
             counts["cases_opened"] = len(opened)
             entries += [
-                AuditEntry(
-                    action="case.open",
-                    object_type="cases.case",
-                    object_id=str(case_id),
-                    case_id=case_id,
-                    summary=f"opened as of {as_of.isoformat()}: {bucket}, {dpd} days past due",
+                _case_event(
+                    "case.open",
+                    case_id,
+                    as_of,
+                    f"opened as of {as_of.isoformat()}: {bucket}, {dpd} days past due",
                     after={
-                        "as_of": as_of,
                         "status": CaseStatus.OPEN.value,
                         "stage": stage,
                         "bucket": bucket,
@@ -144,3 +131,24 @@ def portfolio_recompute(
             ]
         audit_record_many(actor=actor, entries=entries)
     return counts
+
+
+def _case_event(
+    action: str,
+    case_id: int,
+    as_of: dt.date,
+    summary: str,
+    *,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """One audit event of the run about a case; ``after`` gets the run's date."""
+    return AuditEntry(
+        action=action,
+        object_type="cases.case",
+        object_id=str(case_id),
+        case_id=case_id,
+        summary=summary,
+        before=before,
+        after={**after, "as_of": as_of},
+    )

@@ -59,18 +59,62 @@ def figures(loan: Loan) -> tuple[int, str, Decimal, Decimal, Decimal, Decimal]:
     )
 
 
-def test_nothing_paid_counts_from_the_first_due_date():
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param(
+            [
+                ("2026-08-10", "1500.00", "75.00", "0", "0"),
+                ("2026-09-10", "1500.00", "75.00", "0", "0"),
+                ("2026-10-10", "1500.00", "75.00", "0", "0"),
+                ("2026-11-10", "1500.00", "75.00", "0", "0"),
+            ],
+            # 2026-08-10 → 2026-11-15: 21 + 30 + 31 + 15 = 97 days; all four periods overdue.
+            (97, "M4", "6000.00", "300.00", "0.00", "6300.00"),
+            id="nothing paid counts from the first due date",
+        ),
+        pytest.param(
+            [("2026-05-19", "3000.00", "150.00", "1000.00", "150.00")],
+            # 2026-05-19 → 2026-11-15 is 180 days: still M6 (M7+ starts at 181).
+            (180, "M6", "2000.00", "0.00", "0.00", "2000.00"),
+            id="a partly paid installment counts what is left",
+        ),
+        pytest.param(
+            [
+                ("2026-09-15", "700.00", "35.00", "700.00", "0"),
+                ("2026-10-15", "700.00", "35.00", "0", "0"),
+            ],
+            # dpd from 2026-09-15 (its interest is unpaid): 61 days.
+            (61, "M3", "700.00", "70.00", "0.00", "770.00"),
+            id="unpaid interest alone makes an installment overdue",
+        ),
+        pytest.param(
+            [
+                ("2026-10-16", "900.00", "45.00", "0", "0"),
+                ("2026-11-16", "900.00", "45.00", "0", "0"),
+            ],
+            # The balance holds the 900.00 not yet due, but not its interest.
+            (30, "M1", "900.00", "45.00", "0.00", "1845.00"),
+            id="the balance includes principal not yet due but not its interest",
+        ),
+        pytest.param(
+            [
+                ("2026-08-01", "0.10", "33.33", "0", "0"),
+                ("2026-09-01", "0.10", "33.33", "0", "0"),
+                ("2026-10-01", "0.10", "33.33", "0", "0"),
+            ],
+            (106, "M4", "0.30", "99.99", "0.00", "100.29"),
+            id="amounts add up to the fen",
+        ),
+        pytest.param([], (0, "M0", "0.00", "0.00", "0.00", "0.00"), id="no schedule, nothing owed"),
+    ],
+)
+def test_loan_figures(rows, expected):
     loan = LoanFactory()
-    schedule(
-        loan,
-        ("2026-08-10", "1500.00", "75.00", "0", "0"),
-        ("2026-09-10", "1500.00", "75.00", "0", "0"),
-        ("2026-10-10", "1500.00", "75.00", "0", "0"),
-        ("2026-11-10", "1500.00", "75.00", "0", "0"),
-    )
+    schedule(loan, *rows)
     portfolio_recompute(as_of=AS_OF)
-    # 2026-08-10 → 2026-11-15: 21 + 30 + 31 + 15 = 97 days; all four periods are overdue.
-    assert figures(loan) == (97, "M4", D("6000.00"), D("300.00"), D("0.00"), D("6300.00"))
+    dpd, bucket, *amounts = expected
+    assert figures(loan) == (dpd, bucket, *map(D, amounts))
     assert loan.computed_as_of == AS_OF
 
 
@@ -88,57 +132,6 @@ def test_an_installment_due_on_the_day_itself_is_not_overdue_yet():
 
     portfolio_recompute(as_of=AS_OF + dt.timedelta(days=1))
     assert figures(loan) == (1, "M1", D("600.00"), D("30.00"), D("0.00"), D("630.00"))
-
-
-def test_partly_paid_installment_counts_what_is_left():
-    loan = LoanFactory(principal=D("3000.00"))
-    schedule(loan, ("2026-05-19", "3000.00", "150.00", "1000.00", "150.00"))
-    portfolio_recompute(as_of=AS_OF)
-    # 2026-05-19 → 2026-11-15 is 180 days: still M6 (M7+ starts at 181).
-    assert figures(loan) == (180, "M6", D("2000.00"), D("0.00"), D("0.00"), D("2000.00"))
-
-
-def test_unpaid_interest_alone_makes_an_installment_overdue():
-    loan = LoanFactory(principal=D("1400.00"))
-    schedule(
-        loan,
-        ("2026-09-15", "700.00", "35.00", "700.00", "0"),
-        ("2026-10-15", "700.00", "35.00", "0", "0"),
-    )
-    portfolio_recompute(as_of=AS_OF)
-    # dpd from 2026-09-15 (its interest is unpaid): 61 days.
-    assert figures(loan) == (61, "M3", D("700.00"), D("70.00"), D("0.00"), D("770.00"))
-
-
-def test_balance_includes_principal_not_yet_due_but_not_its_interest():
-    loan = LoanFactory(principal=D("1800.00"))
-    schedule(
-        loan,
-        ("2026-10-16", "900.00", "45.00", "0", "0"),
-        ("2026-11-16", "900.00", "45.00", "0", "0"),
-    )
-    portfolio_recompute(as_of=AS_OF)
-    assert figures(loan) == (30, "M1", D("900.00"), D("45.00"), D("0.00"), D("1845.00"))
-
-
-def test_amounts_add_up_to_the_fen():
-    loan = LoanFactory(principal=D("0.30"))
-    schedule(
-        loan,
-        ("2026-08-01", "0.10", "33.33", "0", "0"),
-        ("2026-09-01", "0.10", "33.33", "0", "0"),
-        ("2026-10-01", "0.10", "33.33", "0", "0"),
-    )
-    portfolio_recompute(as_of=AS_OF)
-    dpd, _bucket, principal, interest, _penalty, balance = figures(loan)
-    assert dpd == 106
-    assert (principal, interest, balance) == (D("0.30"), D("99.99"), D("100.29"))
-
-
-def test_a_loan_without_a_schedule_owes_nothing():
-    loan = LoanFactory()
-    portfolio_recompute(as_of=AS_OF)
-    assert figures(loan) == (0, "M0", D("0.00"), D("0.00"), D("0.00"), D("0.00"))
 
 
 @pytest.mark.parametrize("dpd", [1, 30, 31, 60, 61, 90, 91, 120, 121, 150, 151, 180, 181, 700])

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from cuishou.accounts.choices import Role
-from cuishou.accounts.models import User
+from cuishou.accounts.models import Team, User
 from cuishou.accounts.roles import ROLE_PERMISSIONS
 from cuishou.accounts.services import user_create
 from cuishou.audit.models import AuditEvent
@@ -86,6 +86,15 @@ def test_user_add_command_for_a_client_user_and_its_errors():
         call_command("user", "add", "x", "--role", "client", "--client", "NOPE")
     with pytest.raises(CommandError, match="already exists"):
         call_command("user", "add", "acme1", "--role", "client", "--client", "ACME")
+
+
+def test_user_add_command_that_fails_creates_no_team():
+    with pytest.raises(CommandError):
+        call_command(
+            "user", "add", "weak", "--role", "collector", "--team", "West", "--password", "1"
+        )
+    assert not Team.objects.filter(name="West").exists()
+    assert not AuditEvent.objects.exists()
 
 
 def test_every_role_group_holds_exactly_its_permissions():

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from cuishou.accounts.choices import Role
@@ -33,7 +34,9 @@ class Command(BaseCommand):
         if options["action"] == "add":
             self._add(**options)
 
+    @transaction.atomic
     def _add(self, **options: Any) -> None:
+        # One transaction: a user that cannot be created leaves no new team behind.
         client = None
         if options["client"]:
             client = Client.objects.filter(code=options["client"]).first()

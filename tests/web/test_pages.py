@@ -149,8 +149,11 @@ def test_the_list_pages_by_fifty(client, portfolio: Portfolio):
     assert "58 cases" in first
     assert len(_case_names(first)) == 50
     assert "Page 1 of 2" in first
+    # The next-page link swaps only the results, as the filters do.
+    assert 'href="?page=2" hx-get="?page=2" hx-target="#case-results"' in first
     second = client.get(CASES, {"page": 2}).content.decode()
     assert len(_case_names(second)) == 8
+    assert 'href="?page=1"' in second
 
 
 def test_case_list_query_count_does_not_grow_with_rows(

@@ -23,7 +23,6 @@ What the portfolio looks like:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import itertools
 import random
@@ -39,8 +38,6 @@ from stdnum.cn import ric
 from cuishou.portfolio.demo.geo import BUILDINGS, CITIES, City, District
 
 MOBILE_PREFIXES = ("138", "139", "150", "158", "186", "188", "135", "137", "159", "177")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 
 # (bucket, share of accounts, lowest dpd, highest dpd); "current" loans owe nothing overdue.
 DELINQUENCY: tuple[tuple[str, float, int, int], ...] = (
@@ -184,19 +181,6 @@ class _Rows:
         }
 
 
-def id_check_digit(body17: str) -> str:
-    """The GB 11643 check character of the first 17 digits of a resident ID number."""
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS, strict=True)) % 11]
-
-
-@functools.cache
-def district_existed(code: str, year: int) -> bool:
-    """Whether python-stdnum accepts ``code`` as the birth place of someone born in ``year``
-    (a district code is only valid from the year the district was created)."""
-    body = f"{code}{year}0101001"
-    return ric.is_valid(body + id_check_digit(body))
-
-
 def add_months(day: dt.date, months: int) -> dt.date:
     """The same day of the month ``months`` later (days above 28 are clamped to 28)."""
     index = day.year * 12 + day.month - 1 + months
@@ -247,26 +231,18 @@ class _Generator:
                 self.mobiles.add(number)
                 return number
 
-    def identity(self, city: City, birth: dt.date, male: bool) -> tuple[City, District, str]:
-        """A new ID number issued in a district of ``city`` (GB 11643, valid for python-stdnum,
-        which also requires the district code to have existed in the birth year). When no
-        district of ``city`` existed yet, the ID comes from a city whose districts did."""
+    def id_number(self, district: District, birth: dt.date, male: bool) -> str:
+        """A new resident ID number (GB 11643) issued in ``district``."""
         order = self.rng.randrange(0, 999)
         if order % 2 != int(male):  # the 17th digit is odd for men, even for women
             order += 1
-        first = self.rng.randrange(len(city.districts))
-        for candidate in (city, *CITIES):
-            districts = candidate.districts[first:] + candidate.districts[:first]
-            for district in districts:
-                if not district_existed(district.code, birth.year):
-                    continue
-                for step in range(0, 1000, 2):
-                    body = f"{district.code}{birth:%Y%m%d}{(order + step) % 1000:03d}"
-                    number = body + id_check_digit(body)
-                    if number not in self.ids:
-                        self.ids.add(number)
-                        return candidate, district, number
-        raise ValueError(f"no ID number for a birth on {birth}")  # pragma: no cover
+        for step in range(0, 1000, 2):
+            body = f"{district.code}{birth:%Y%m%d}{(order + step) % 1000:03d}"
+            number = body + ric.calc_check_digit(body + "0")  # the last character is ignored
+            if number not in self.ids:
+                self.ids.add(number)
+                return number
+        raise ValueError(f"no ID number left for {district.code} {birth}")  # pragma: no cover
 
     def given_name(self, male: bool) -> str:
         return self.rng.choice(ZhPerson.first_names_male if male else ZhPerson.first_names_female)
@@ -315,47 +291,23 @@ class _Generator:
         birth = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(0, 16071))  # to 2003-12-31
         home = self.city()
         hukou = home if rng.random() < 0.8 else self.city(other_than=home)
-        hukou, hukou_district, id_number = self.identity(hukou, birth, male)
-        debtor = _Debtor(name, id_number, self.mobile())
+        hukou_district = rng.choice(hukou.districts)
+        debtor = _Debtor(name, self.id_number(hukou_district, birth, male), self.mobile())
+
+        def add_address(kind: str, address: str, located: District | None) -> None:
+            lat, lon = self.point(located) if located else (None, None)
+            rows.add(
+                "addresses", contract_no=contract_no, kind=kind, address=address, lat=lat, lon=lon
+            )
 
         district = rng.choice(home.districts)
-        lat, lon = self.point(district)
-        rows.add(
-            "addresses",
-            contract_no=contract_no,
-            kind="residence",
-            address=self.home_address(home, district),
-            lat=lat,
-            lon=lon,
-        )
-        work_district = rng.choice(home.districts)
-        lat, lon = self.point(work_district)
-        rows.add(
-            "addresses",
-            contract_no=contract_no,
-            kind="work",
-            address=self.work_address(home, work_district),
-            lat=lat,
-            lon=lon,
-        )
+        add_address("residence", self.home_address(home, district), district)
+        district = rng.choice(home.districts)
+        add_address("work", self.work_address(home, district), district)
         if hukou is not home:
-            lat, lon = self.point(hukou_district)
-            rows.add(
-                "addresses",
-                contract_no=contract_no,
-                kind="hukou",
-                address=self.home_address(hukou, hukou_district),
-                lat=lat,
-                lon=lon,
-            )
+            add_address("hukou", self.home_address(hukou, hukou_district), hukou_district)
         if rng.random() < 0.1:
-            other = rng.choice(home.districts)
-            rows.add(
-                "addresses",
-                contract_no=contract_no,
-                kind="mailing",
-                address=self.home_address(home, other),
-            )
+            add_address("mailing", self.home_address(home, rng.choice(home.districts)), None)
 
         self.related_persons(rows, contract_no, debtor, male, birth, product)
         return debtor

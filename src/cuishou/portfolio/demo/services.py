@@ -144,9 +144,9 @@ def _assign_round_robin(actor: User, collectors: list[User]) -> dict[str, int]:
         .order_by("-balance", "id")
         .values_list("id", flat=True)
     )
-    owner = {case_id: collectors[i % len(collectors)] for i, case_id in enumerate(ids)}
-    for user in collectors:
-        mine = [case_id for case_id in ids if owner[case_id] is user]
+    # The i-th case goes to collector i mod n: collector k gets ids[k::n].
+    shares = [(user, ids[k :: len(collectors)]) for k, user in enumerate(collectors)]
+    for user, mine in shares:
         for start in range(0, len(mine), 2000):
             Case.objects.filter(id__in=mine[start : start + 2000]).update(assignee=user)
     audit_record_many(
@@ -159,15 +159,12 @@ def _assign_round_robin(actor: User, collectors: list[User]) -> dict[str, int]:
                 case_id=case_id,
                 summary="demo: open cases shared among the collectors, highest balance first",
                 before={"assignee_id": None},
-                after={"assignee_id": owner[case_id].pk},
+                after={"assignee_id": collectors[i % len(collectors)].pk},
             )
-            for case_id in ids
+            for i, case_id in enumerate(ids)
         ],
     )
-    counts = {c.username: 0 for c in collectors}
-    for user in owner.values():
-        counts[user.username] += 1
-    return counts
+    return {user.username: len(mine) for user, mine in shares}
 
 
 def demo_build(*, accounts: int, seed: int, today: dt.date) -> DemoResult:

@@ -1,8 +1,9 @@
 import pytest
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 
 from cuishou.accounts.choices import Role
-from cuishou.core.validators import normalize_id_number
+from cuishou.core.validators import normalize_id_number, normalize_phone
 from tests.factories import make_id_number
 
 
@@ -17,9 +18,6 @@ def test_generated_id_numbers_pass_the_gb11643_check():
 
 
 def test_id_numbers_under_retired_region_codes_are_accepted_and_bad_ones_refused():
-    import pytest
-    from django.core.exceptions import ValidationError
-
     # 440106 did not exist in 1984 in stdnum's region table, but the check digit is right.
     assert normalize_id_number("440106198408083332") == "440106198408083332"
     cases = {
@@ -34,8 +32,6 @@ def test_id_numbers_under_retired_region_codes_are_accepted_and_bad_ones_refused
 
 
 def test_phones_are_kept_as_dialled_in_china():
-    from cuishou.core.validators import normalize_phone
-
     assert normalize_phone("138 0013 8000") == "13800138000"
     assert normalize_phone("+86 138-0013-8000") == "13800138000"
     assert normalize_phone("021-6321 2345") == "02163212345"  # Shanghai landline keeps its 0

@@ -11,7 +11,14 @@ from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_record
 from cuishou.cases.services import case_assign, case_reveal_pii
 from cuishou.portfolio.models import Loan
-from tests.factories import CaseFactory, ClientFactory
+from tests.factories import (
+    AddressFactory,
+    CaseFactory,
+    ClientFactory,
+    ContactPointFactory,
+    InstallmentFactory,
+    LoanFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -141,8 +148,6 @@ def test_reveal_returns_the_value_and_records_who_saw_it(world):
 
 def test_reveal_of_a_contact_point_of_another_file_is_404(world):
     other = CaseFactory(assignee=world.chen)
-    from tests.factories import ContactPointFactory
-
     foreign = ContactPointFactory(debtor=other.debtor)
     response = _as(world.chen).post(
         f"/api/cases/{world.case_chen.pk}/reveal",
@@ -225,8 +230,6 @@ def test_loan_state_is_scoped_like_its_case(world):
 
 
 def test_case_detail_needs_a_fixed_number_of_queries(world, django_assert_max_num_queries):
-    from tests.factories import AddressFactory, ContactPointFactory, InstallmentFactory, LoanFactory
-
     chen = _as(world.chen)
     url = f"/api/cases/{world.case_chen.pk}"
     chen.get(url)

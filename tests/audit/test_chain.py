@@ -157,10 +157,10 @@ def test_the_orm_refuses_to_change_or_delete_events():
     assert "intact: 5 events" in _verify()
 
 
-def test_events_do_not_store_naive_or_rounded_times():
-    _record_five()
-    stored = AuditEvent.objects.get(seq=1).at
-    assert stored.tzinfo is not None
+def test_events_store_the_time_they_were_hashed_with_to_the_microsecond():
+    event = audit_record(actor=None, action="batch.run", object_type="engine.run")
+    stored = AuditEvent.objects.get(seq=event.seq).at
+    assert stored == event.at and stored.utcoffset() is not None
     assert audit_verify().ok
 
 

@@ -71,7 +71,7 @@ def case_assign(*, actor: Any, case: Case, assignee: Any, reason: str = "") -> C
         action="case.assign",
         target=locked,
         case_id=locked.pk,
-        summary=(reason or "assigned")[:300],
+        summary=reason or "assigned",  # cut to the column length by audit_record
         before={"assignee_id": before},
         after={"assignee_id": after},
     )

@@ -40,14 +40,14 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# PostgreSQL and Redis on this machine; started when not running.
+# PostgreSQL on this machine; started when not running.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
+	  ls /etc/postgresql/*/main >/dev/null 2>&1 || { \
+	    echo "PostgreSQL is not running on 127.0.0.1:5432 and not installed here (apt-get install postgresql)" >&2; exit 1; }; \
 	  echo "starting PostgreSQL"; \
-	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -n 1) main start; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -n 1) main start; \
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
-	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || { \
-	  command -v redis-server >/dev/null && redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true; }
 
 run: install system-deps
 	$(CUISHOU) compilemessages --ignore=.venv -v 0

@@ -217,6 +217,30 @@ def test_case_page_masks_id_and_phones(client, portfolio: Portfolio):
     assert "138****8000" in html
 
 
+def test_contacts_list_the_debtors_own_before_the_related_persons(client, portfolio: Portfolio):
+    ContactPointFactory(debtor=portfolio.zhang, kind="phone", value="13700007777")
+    html = (
+        _as(client, portfolio.alice)
+        .get(reverse("web:case-detail", args=[portfolio.zhang_case.pk]))
+        .content.decode()
+    )
+    contacts = html[html.index('id="contacts"') : html.index('id="related"')]
+    # The debtor's primary, the debtor's other number, then the spouse's.
+    assert contacts.index("138****8000") < contacts.index("137****7777")
+    assert contacts.index("137****7777") < contacts.index("139****5678")
+
+
+def test_htmx_timeline_request_gets_only_the_timeline(client, portfolio: Portfolio):
+    response = _as(client, portfolio.alice).get(
+        reverse("web:case-detail", args=[portfolio.zhang_case.pk]),
+        headers={"HX-Request": "true", "HX-Target": "timeline"},
+    )
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "stage reminder → phone" in html
+    assert "张三丰" not in html
+
+
 def test_timeline_is_newest_first_in_shanghai_time(client, portfolio: Portfolio):
     from cuishou.audit.services import audit_record
 

@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -17,15 +16,27 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from cuishou.audit.models import AuditEvent
 from cuishou.cases.filtersets import CaseFilterSet
 from cuishou.cases.models import Case
-from cuishou.cases.selectors import case_get_for_user, case_visible_queryset, user_may_reveal_pii
+from cuishou.cases.selectors import (
+    case_file_get,
+    case_get_for_user,
+    case_visible_queryset,
+    user_may_reveal_pii,
+)
 from cuishou.cases.services import case_reveal_pii
 from cuishou.core.masking import mask_email, mask_id_number, mask_phone
 from cuishou.portfolio.choices import ContactKind
-from cuishou.portfolio.models import ContactPoint, ImportRun, Loan
+from cuishou.portfolio.models import ContactPoint, ImportRun
 from cuishou.web.forms import ImportUploadForm
+from cuishou.web.selectors import (
+    TIMELINE_LIMIT,
+    case_contact_rows,
+    case_list_totals,
+    case_timeline,
+    import_runs,
+    user_may_see_imports,
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -36,7 +47,6 @@ class HtmxHttpRequest(HttpRequest):
 
 CASES_PER_PAGE = 50
 IMPORTS_PER_PAGE = 50
-TIMELINE_LIMIT = 200
 
 
 @login_required
@@ -54,7 +64,7 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
     # A filter that does not validate (e.g. an assignee outside the user's scope) shows
     # its error and no rows, rather than silently dropping the filter.
     cases = filterset.qs if filterset.is_valid() else visible.none()
-    totals = cases.aggregate(n=Count("pk"), overdue=Sum("overdue_amount"), balance=Sum("balance"))
+    totals = case_list_totals(cases)
     paginator = Paginator(cases, CASES_PER_PAGE)
     # The aggregate above already counted the rows; spare the paginator its own COUNT.
     paginator.__dict__["count"] = totals["n"]
@@ -91,33 +101,11 @@ def _mask_contact(kind: str, value: str) -> str:
     return mask_email(value) if kind == ContactKind.EMAIL else mask_phone(value)
 
 
-def _timeline(case: Case, loan_ids: list[int]) -> QuerySet[AuditEvent]:
-    """Events of this case, plus case-less events about its debtor and loans."""
-    about_file = Q(object_type="portfolio.debtor", object_id=str(case.debtor_id)) | Q(
-        object_type="portfolio.loan", object_id__in=[str(i) for i in loan_ids]
-    )
-    return AuditEvent.objects.filter(
-        Q(case_id=case.pk)
-        | Q(object_type="cases.case", object_id=str(case.pk))
-        | (Q(case_id__isnull=True) & about_file)
-    ).order_by("-seq")[:TIMELINE_LIMIT]
-
-
 def _case_context(request: HttpRequest, case: Case, revealed: dict[str, str]) -> dict[str, Any]:
     debtor = case.debtor
-    loans = list(
-        Loan.objects.filter(debtor_id=case.debtor_id, client_id=case.client_id)
-        .select_related("product")
-        .prefetch_related("installments")
-        .order_by("contract_no")
-    )
-    contacts = list(
-        ContactPoint.objects.filter(debtor_id=case.debtor_id)
-        .select_related("related_person")
-        .order_by("related_person_id", "-is_primary", "id")
-    )
+    file = case_file_get(case)
     contact_rows = []
-    for cp in contacts:
+    for cp, person in case_contact_rows(file):
         key = f"contact-{cp.pk}"
         item = PiiItem(
             key=key,
@@ -126,7 +114,7 @@ def _case_context(request: HttpRequest, case: Case, revealed: dict[str, str]) ->
             revealed=key in revealed,
             contact_point_id=cp.pk,
         )
-        contact_rows.append((cp, item))
+        contact_rows.append((cp, person, item))
     debtor_pii = {
         field: PiiItem(
             key=field,
@@ -140,11 +128,11 @@ def _case_context(request: HttpRequest, case: Case, revealed: dict[str, str]) ->
         "case": case,
         "debtor": debtor,
         "debtor_pii": debtor_pii,
-        "loans": loans,
+        "loans": file.loans,
         "contact_rows": contact_rows,
-        "related_persons": list(debtor.related_persons.order_by("id")),
-        "addresses": list(debtor.addresses.order_by("kind", "id")),
-        "timeline": list(_timeline(case, [loan.pk for loan in loans])),
+        "related_persons": file.related_persons,
+        "addresses": file.addresses,
+        "timeline": case_timeline(case, loan_ids=[loan.pk for loan in file.loans]),
         "timeline_limit": TIMELINE_LIMIT,
         "may_reveal": user_may_reveal_pii(request.user),
     }
@@ -154,12 +142,7 @@ def _case_context(request: HttpRequest, case: Case, revealed: dict[str, str]) ->
 def case_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     case = case_get_for_user(request.user, pk)
     if request.htmx.target == "timeline":
-        loan_ids = list(
-            Loan.objects.filter(debtor_id=case.debtor_id, client_id=case.client_id).values_list(
-                "pk", flat=True
-            )
-        )
-        context = {"timeline": list(_timeline(case, loan_ids)), "timeline_limit": TIMELINE_LIMIT}
+        context = {"timeline": case_timeline(case), "timeline_limit": TIMELINE_LIMIT}
         return render(request, "web/case_detail.html#timeline", context)
     return render(request, "web/case_detail.html", _case_context(request, case, {}))
 
@@ -242,18 +225,11 @@ def _import_context(run: ImportRun, report: str) -> dict[str, Any]:
     }
 
 
-def _may_see_imports(user: Any) -> bool:
-    return bool(
-        user.has_perm("portfolio.view_importrun") or user.has_perm("portfolio.add_importrun")
-    )
-
-
 @login_required
 def import_list(request: HttpRequest) -> HttpResponse:
-    if not _may_see_imports(request.user):
+    if not user_may_see_imports(request.user):
         raise PermissionDenied
-    runs = ImportRun.objects.select_related("client", "actor").order_by("-started_at", "-pk")
-    page = Paginator(runs, IMPORTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(import_runs(), IMPORTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/import_list.html", {"page": page})
 
 
@@ -284,15 +260,15 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    if not _may_see_imports(request.user):
+    if not user_may_see_imports(request.user):
         raise PermissionDenied
-    run = get_object_or_404(ImportRun.objects.select_related("client", "actor"), pk=pk)
+    run = get_object_or_404(import_runs(), pk=pk)
     return render(request, "web/import_detail.html", _import_context(run, run.report))
 
 
 @login_required
 def import_report(request: HttpRequest, pk: int) -> HttpResponse:
-    if not _may_see_imports(request.user):
+    if not user_may_see_imports(request.user):
         raise PermissionDenied
     run = get_object_or_404(ImportRun, pk=pk)
     response = HttpResponse(run.report, content_type="text/plain; charset=utf-8")

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cuishou.accounts.choices import Role
 from cuishou.audit.models import AuditEvent
-from cuishou.core.masking import mask_email, mask_id_number, mask_phone
+from cuishou.core.masking import mask_id_number
 from cuishou.core.money import to_fen
 from cuishou.web.timeline import describe_event
 
@@ -30,16 +30,6 @@ def money(value: Decimal | int | str | None) -> str:
 @register.filter
 def masked_id(value: str | None) -> str:
     return mask_id_number(value)
-
-
-@register.filter
-def masked_phone(value: str | None) -> str:
-    return mask_phone(value)
-
-
-@register.filter
-def masked_contact(value: str | None, kind: str = "phone") -> str:
-    return mask_email(value) if kind == "email" else mask_phone(value)
 
 
 @register.simple_tag

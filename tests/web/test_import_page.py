@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 
 import pytest
@@ -18,17 +17,6 @@ from tests.factories import ClientFactory, UserFactory
 # as a real request does.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _importer_ready() -> bool:
-    if importlib.util.find_spec("cuishou.portfolio.importer") is None:
-        return False
-    return hasattr(importlib.import_module("cuishou.portfolio.importer"), "import_portfolio")
-
-
-needs_importer = pytest.mark.skipif(
-    not _importer_ready(),
-    reason="cuishou.portfolio.importer.import_portfolio is not there yet",
-)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -91,7 +79,6 @@ def _upload(client, content: bytes, *, dry_run: bool = False):  # type: ignore[n
     return client.post(reverse("web:import-upload"), data, follow=True)
 
 
-@needs_importer
 def test_a_good_file_is_imported_and_its_counts_shown(manager_client):
     response = _upload(manager_client, _workbook())
     html = response.content.decode()
@@ -107,7 +94,6 @@ def test_a_good_file_is_imported_and_its_counts_shown(manager_client):
     assert reverse("web:import-report", args=[run.pk]) in html
 
 
-@needs_importer
 def test_a_bad_row_is_named_and_nothing_is_imported(manager_client):
     response = _upload(manager_client, _workbook(id_number="310104199106062222"))
     html = response.content.decode()
@@ -119,7 +105,6 @@ def test_a_bad_row_is_named_and_nothing_is_imported(manager_client):
     assert "attachment" in report["Content-Disposition"]
 
 
-@needs_importer
 def test_a_dry_run_writes_nothing(manager_client):
     response = _upload(manager_client, _workbook(), dry_run=True)
     assert response.status_code == 200

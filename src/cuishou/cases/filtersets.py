@@ -32,20 +32,20 @@ from cuishou.portfolio.choices import Bucket
 from cuishou.portfolio.models import Client, Loan
 
 
-def _client_choices(request: Any) -> QuerySet[Client]:
-    qs = Client.objects.order_by("code")
+def _in_visible_cases(qs: QuerySet[Any], request: Any, field: str) -> QuerySet[Any]:
+    """``qs`` narrowed to the rows some case the request's user may see points to by ``field``."""
     user = getattr(request, "user", None)
     if user is None:
         return qs
-    return qs.filter(Exists(case_visible_queryset(user).filter(client=OuterRef("pk"))))
+    return qs.filter(Exists(case_visible_queryset(user).filter(**{field: OuterRef("pk")})))
+
+
+def _client_choices(request: Any) -> QuerySet[Client]:
+    return _in_visible_cases(Client.objects.order_by("code"), request, "client")
 
 
 def _assignee_choices(request: Any) -> QuerySet[User]:
-    qs = User.objects.order_by("username")
-    user = getattr(request, "user", None)
-    if user is None:
-        return qs
-    return qs.filter(Exists(case_visible_queryset(user).filter(assignee=OuterRef("pk"))))
+    return _in_visible_cases(User.objects.order_by("username"), request, "assignee")
 
 
 class CaseFilterSet(django_filters.FilterSet):

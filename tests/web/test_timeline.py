@@ -7,9 +7,12 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
+from cuishou.audit.models import AuditEvent
 from cuishou.cases.models import Case
 from cuishou.engine.services import portfolio_recompute
+from cuishou.web.timeline import describe_event
 from tests.factories import ClientFactory, InstallmentFactory, LoanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,3 +40,30 @@ def test_an_opened_case_reads_in_chinese_and_in_english(client, settings):
     english = _case_page(client, settings, "en")
     assert "Case opened" in english
     assert "as of 2026-11-15: M2, 45 days past due, stage Written (书面)" in english
+
+
+@pytest.mark.parametrize(
+    ("action", "after", "line"),
+    [
+        ("case.cure", {"as_of": "2026-11-16"}, "nothing overdue as of 2026-11-16"),
+        (
+            "case.reopen",
+            {"as_of": "2026-12-01", "bucket": "M1", "dpd": 3},
+            "overdue again as of 2026-12-01: M1, 3 days past due",
+        ),
+        ("pii.reveal", {"field": "id_number"}, "ID number"),
+        (
+            "portfolio.import",
+            {"counts": {"loans_created": 2, "loans_updated": 5}},
+            "2 loans created, 5 updated",
+        ),
+        ("loan.update", {"status": "x", "principal": "1"}, "changed: principal, status"),
+        # Unknown actions, and an opening without its as-of date, keep the stored summary.
+        ("case.note", {}, "stored summary"),
+        ("case.open", {}, "stored summary"),
+    ],
+)
+def test_each_known_action_has_its_own_line(action, after, line):
+    event = AuditEvent(action=action, after=after, summary="stored summary")
+    with translation.override("en"):
+        assert describe_event(event) == line

@@ -102,6 +102,7 @@ def test_money_is_a_string_with_two_decimals(world):
     detail = _as(world.chen).get(f"/api/cases/{world.case_chen.pk}").json()
     loan = detail["loans"][0]
     assert loan["principal"] == "6000.00"
+    assert loan["annual_rate"] == "0.18"  # as `cuishou loan show` writes it
     assert [i["principal_due"] for i in loan["installments"]] == ["1500.00", "1500.00"]
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from cuishou.api.auth import request_user
-from cuishou.api.pii import mask_contact, mask_payload
+from cuishou.api.pii import mask_payload
 from cuishou.api.schemas import (
     AddressOut,
     CaseDetailOut,
@@ -42,8 +42,8 @@ from cuishou.cases.selectors import (
     case_visible_queryset,
 )
 from cuishou.cases.services import case_reveal_pii
-from cuishou.core.masking import mask_id_number, mask_phone
-from cuishou.core.money import format_money
+from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
+from cuishou.core.money import format_money, format_rate
 from cuishou.portfolio.models import ContactPoint, Loan
 
 router = Router(tags=["cases"])
@@ -101,7 +101,7 @@ def _loan_out(loan: Loan) -> LoanOut:
         contract_no=loan.contract_no,
         product=loan.product.name,
         principal=format_money(loan.principal),
-        annual_rate=str(loan.annual_rate),
+        annual_rate=format_rate(loan.annual_rate),
         disbursed_on=loan.disbursed_on,
         currency=loan.currency,
         status=loan.status,

@@ -37,7 +37,3 @@ def mask_payload(value: Any, *, contact_values: bool = False) -> Any:
         else:
             masked[key] = mask_payload(item, contact_values=contact_values)
     return masked
-
-
-def mask_contact(kind: str, value: str) -> str:
-    return mask_email(value) if kind == "email" else mask_phone(value)

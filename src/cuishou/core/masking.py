@@ -30,3 +30,8 @@ def mask_email(value: str | None) -> str:
         return value or ""
     local, _, domain = value.partition("@")
     return (local[:1] + "***@" + domain) if local else value
+
+
+def mask_contact(kind: str, value: str | None) -> str:
+    """A contact point's value masked by its kind (``email`` or a phone)."""
+    return mask_email(value) if kind == "email" else mask_phone(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import overload
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -45,3 +46,12 @@ def format_money(value: Decimal | None) -> str:
     if value is None:
         return "0.00"
     return f"{to_fen(value):.2f}"
+
+
+@overload
+def format_rate(rate: Decimal) -> str: ...
+@overload
+def format_rate(rate: None) -> None: ...
+def format_rate(rate: Decimal | None) -> str | None:
+    """A rate without trailing zeros, the form JSON output uses: ``0.180000`` → ``"0.18"``."""
+    return None if rate is None else str(rate.normalize())

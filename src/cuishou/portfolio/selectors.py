@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from cuishou.cases.models import Case
 from cuishou.core.masking import mask_id_number
-from cuishou.core.money import format_money
+from cuishou.core.money import format_money, format_rate
 from cuishou.portfolio.models import Client, Loan
 
 
@@ -30,11 +29,6 @@ def loan_get(*, client_code: str, contract_no: str) -> Loan:
             _("client %(code)s has no contract %(no)s") % {"code": client_code, "no": contract_no}
         )
     return loan
-
-
-def _rate_text(rate: Decimal | None) -> str | None:
-    """A rate without trailing zeros: ``0.180000`` → ``"0.18"``."""
-    return None if rate is None else str(rate.normalize())
 
 
 def loan_state(*, client_code: str, contract_no: str) -> dict[str, Any]:
@@ -65,8 +59,8 @@ def loan_state(*, client_code: str, contract_no: str) -> dict[str, Any]:
         "debtor": {"name": loan.debtor.name, "id_number": mask_id_number(loan.debtor.id_number)},
         "product": loan.product.name,
         "principal": format_money(loan.principal),
-        "annual_rate": _rate_text(loan.annual_rate),
-        "penalty_annual_rate": _rate_text(loan.penalty_annual_rate),
+        "annual_rate": format_rate(loan.annual_rate),
+        "penalty_annual_rate": format_rate(loan.penalty_annual_rate),
         "disbursed_on": loan.disbursed_on.isoformat(),
         "currency": loan.currency,
         "status": loan.status,

@@ -25,8 +25,7 @@ from cuishou.cases.selectors import (
     user_may_reveal_pii,
 )
 from cuishou.cases.services import case_reveal_pii
-from cuishou.core.masking import mask_email, mask_id_number, mask_phone
-from cuishou.portfolio.choices import ContactKind
+from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
 from cuishou.portfolio.models import ContactPoint, ImportRun
 from cuishou.web.forms import ImportUploadForm
 from cuishou.web.selectors import (
@@ -97,10 +96,6 @@ class PiiItem:
     contact_point_id: int | None = None
 
 
-def _mask_contact(kind: str, value: str) -> str:
-    return mask_email(value) if kind == ContactKind.EMAIL else mask_phone(value)
-
-
 def _case_context(request: HttpRequest, case: Case, revealed: dict[str, str]) -> dict[str, Any]:
     debtor = case.debtor
     file = case_file_get(case)
@@ -110,7 +105,7 @@ def _case_context(request: HttpRequest, case: Case, revealed: dict[str, str]) ->
         item = PiiItem(
             key=key,
             field="contact",
-            shown=revealed.get(key) or _mask_contact(cp.kind, cp.value),
+            shown=revealed.get(key) or mask_contact(cp.kind, cp.value),
             revealed=key in revealed,
             contact_point_id=cp.pk,
         )

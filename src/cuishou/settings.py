@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "cuishou.portfolio",
     "cuishou.cases",
     "cuishou.engine",
+    "cuishou.payments",
     "cuishou.web",
     "cuishou.api",
 ]

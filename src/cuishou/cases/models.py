@@ -24,6 +24,15 @@ class Case(TimeStampedModel):
         default=False,
         help_text=_("The nightly run never moves a hand-set stage backwards silently."),
     )
+    stage_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("stage set by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    stage_set_at = models.DateTimeField(_("stage set at"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN
     )
@@ -64,3 +73,31 @@ class Case(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.debtor_id}/{self.client_id}"
+
+
+class StageRule(models.Model):
+    """One row of a client's strategy table: the stage a case in this bucket is at.
+
+    A client without rules uses the default ladder (M1 phone, M2 written, M3 visit, M4+
+    legal); a client with rules uses them, and a bucket it has no rule for keeps the
+    default ladder's stage."""
+
+    client = models.ForeignKey(
+        "portfolio.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="stage_rules",
+    )
+    bucket = models.CharField(_("bucket"), max_length=3, choices=Bucket.choices)
+    stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices)
+
+    class Meta:
+        verbose_name = _("stage rule")
+        verbose_name_plural = _("stage rules")
+        ordering = ["client", "bucket"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "bucket"], name="stage_rule_unique_bucket")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} → {self.get_stage_display()}"

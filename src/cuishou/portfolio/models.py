@@ -269,6 +269,11 @@ class Loan(TimeStampedModel):
     overdue_principal = MoneyField(_("overdue principal"))
     overdue_interest = MoneyField(_("overdue interest"))
     penalty = MoneyField(_("penalty interest"))
+    penalty_capped = models.BooleanField(
+        _("penalty capped"),
+        default=False,
+        help_text=_("Charges reached the product's annual cost cap; penalty stops there."),
+    )
     balance = MoneyField(_("outstanding balance"))
     last_import = models.ForeignKey(
         "portfolio.ImportRun",
@@ -335,6 +340,44 @@ class Installment(models.Model):
     @property
     def interest_unpaid(self) -> Decimal:
         return self.interest_due - self.interest_paid
+
+
+class PenaltyPause(models.Model):
+    """停息: days on which a loan accrues no penalty interest (a hold, a hardship freeze).
+
+    Accrual days ``starts_on`` … ``ends_on`` (inclusive; open-ended while ``ends_on`` is
+    empty) accrue nothing. Pauses of one loan never overlap (the services check)."""
+
+    loan = models.ForeignKey(
+        Loan, verbose_name=_("loan"), on_delete=models.CASCADE, related_name="penalty_pauses"
+    )
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("penalty pause")
+        verbose_name_plural = _("penalty pauses")
+        ordering = ["loan", "starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("starts_on")),
+                name="penalty_pause_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.starts_on}–{self.ends_on or ''}"
 
 
 class ImportRun(models.Model):

@@ -1,0 +1,111 @@
+"""Payments and the line-by-line allocation the nightly engine reads.
+
+An allocation line says what part of a payment paid (penalty, an installment's interest
+or principal, or credit held), with the payment's value date. The engine computes every
+figure "as of" a date from these lines, so a payment posted today with last week's value
+date changes last week's history too. A reversed payment's lines are marked reversed and
+count nowhere.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cuishou.core.models import MoneyField
+from cuishou.payments.choices import AllocationComponent, PaymentChannel, PaymentStatus
+
+
+class Payment(models.Model):
+    loan = models.ForeignKey(
+        "portfolio.Loan", verbose_name=_("loan"), on_delete=models.PROTECT, related_name="payments"
+    )
+    amount = MoneyField(_("amount"))
+    value_date = models.DateField(_("value date"))
+    channel = models.CharField(
+        _("channel"),
+        max_length=16,
+        choices=PaymentChannel.choices,
+        default=PaymentChannel.BANK_TRANSFER,
+    )
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.POSTED
+    )
+    posted_at = models.DateTimeField(_("posted at"), auto_now_add=True)
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("posted by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reversed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reversal_reason = models.CharField(_("reversal reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-value_date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.amount} {self.value_date}"
+
+
+class PaymentAllocation(models.Model):
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="allocations"
+    )
+    # Denormalised from the payment so the engine reads one table.
+    loan = models.ForeignKey(
+        "portfolio.Loan", verbose_name=_("loan"), on_delete=models.PROTECT, related_name="+"
+    )
+    installment = models.ForeignKey(
+        "portfolio.Installment",
+        verbose_name=_("installment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="allocations",
+        help_text=_("Empty for penalty and credit, which belong to the loan."),
+    )
+    component = models.CharField(
+        _("component"), max_length=16, choices=AllocationComponent.choices
+    )
+    amount = MoneyField(_("amount"))
+    value_date = models.DateField(_("value date"))
+    is_reversed = models.BooleanField(_("reversed"), default=False)
+
+    class Meta:
+        verbose_name = _("payment allocation")
+        verbose_name_plural = _("payment allocations")
+        ordering = ["payment", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="allocation_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(component__in=["interest", "principal"], installment__isnull=False)
+                    | models.Q(component__in=["penalty", "credit"], installment__isnull=True)
+                ),
+                name="allocation_installment_matches_component",
+            ),
+        ]
+        indexes = [models.Index(fields=["loan", "value_date"], name="allocation_loan_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.component} {self.amount}"

@@ -1,30 +1,26 @@
 """The portfolio run: every loan's computed state, then the cases that follow from it.
 
 ``portfolio_recompute`` is set-based (the statements are in ``cuishou.engine.sql``): a
-handful of SQL statements whatever the portfolio's size, never a loop of ORM saves.
+handful of SQL statements whatever the portfolio's size, never a loop of ORM saves. The
+definitions (dpd, bucket, penalty interest with grace, 复利, pauses and the cost cap,
+balances, the case lifecycle and the stage ladder) are in ``docs/engine.md``.
 
-Definitions, per loan as of the run's date (``as_of``):
+A run works in two temporary tables: the loans' figures as of the day, then the figures
+per debtor and client (with the stage the strategy table gives). From those it
 
-- overdue principal / interest: what is unpaid of installments due *before* ``as_of``
-  (an installment due on ``as_of`` itself is not overdue yet);
-- dpd: days from the oldest such installment with anything unpaid (principal or
-  interest) to ``as_of``; 0 when nothing is overdue; bucket from dpd (M0 … M7+);
-- balance: outstanding principal of the whole schedule (due or not yet due) + overdue
-  interest + penalty; penalty interest is 0 until it is computed (next issue).
+- writes the loans' computed state;
+- opens a case for every debtor and client newly overdue beyond the grace days, refreshes
+  the open ones (and cured ones, so their figures stay current), cures the ones with
+  nothing overdue and reopens cured ones overdue again (one case file per debtor and
+  client);
+- moves open cases to the stage the strategy table gives (a hand-set stage is a floor);
+- writes the day's snapshot rows.
 
-Per debtor and client (one ``Case`` each):
+``snapshots_rewrite`` recomputes a past day's snapshot rows only (history after a
+backdated change): the figures are a pure function of the data and the day.
 
-- a debtor whose worst dpd exceeds the longest grace days of their products, with no
-  case yet, gets a new case, its stage from the default ladder (M1 phone, M2 written,
-  M3 visit, M4+ legal; reminder within grace);
-- open and paused cases (and cured ones, so their figures stay current) get the worst
-  dpd, its bucket, the summed overdue amount, penalty and balance; the stage of an
-  existing case is left alone;
-- an open or paused case with nothing overdue is cured ("nothing overdue as of DATE");
-- a cured case overdue again beyond the grace days is reopened: a debtor and client
-  have one case file, so it is the same file again.
-
-Opened, cured and reopened cases are audited, one event each, appended in one batch.
+Opened, cured, reopened and re-staged cases are audited, one event each, appended in one
+batch.
 """
 
 from __future__ import annotations
@@ -33,48 +29,106 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from cuishou.audit.services import AuditEntry, audit_record_many
 from cuishou.cases.choices import OPEN_STATUSES, CaseStatus
 from cuishou.core.money import fen_to_decimal
 from cuishou.engine import sql
+from cuishou.engine.sql import Scope
 from cuishou.portfolio.choices import Bucket
 from cuishou.portfolio.models import Client
 
+__all__ = [
+    "ENGINE_ACTOR",
+    "Scope",
+    "loan_bucket_counts",
+    "portfolio_recompute",
+    "snapshots_rewrite",
+]
+
 ENGINE_ACTOR = "engine"
+CLOSED_STATUSES = [CaseStatus.CLOSED.value, CaseStatus.WRITTEN_OFF.value]
+
+
+def _check_date(value: Any, name: str) -> dt.date:
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise TypeError(f"{name} must be a datetime.date")
+    return value
+
+
+def _scope_of(client: Client | None, scope: Scope | None) -> Scope:
+    scope = scope or Scope()
+    if client is not None:
+        if scope.client_id not in (None, client.pk):
+            raise ValueError("client and scope name different clients")
+        scope = Scope(
+            client_id=client.pk,
+            debtor_lo=scope.debtor_lo,
+            debtor_hi=scope.debtor_hi,
+            marked_on=scope.marked_on,
+            loan_id=scope.loan_id,
+        )
+    if scope.loan_id is not None:
+        raise ValueError("a run covers clients or debtor ranges, not one loan")
+    return scope
+
+
+def _prepare(cur: CursorWrapper, d: sql.Dialect, as_of: dt.date, scope: Scope) -> None:
+    """Fill the two working tables with the figures as of ``as_of``."""
+    for statement in sql.drop_work_tables(d):
+        cur.execute(statement)
+    cur.execute(sql.has_ledger())
+    with_ledger = bool(cur.fetchone()[0])
+    cur.execute(sql.create_loan_table(d))
+    cur.execute(sql.fill_loan_table(d, as_of, scope, with_ledger=with_ledger))
+    cur.execute(sql.create_case_table(d))
+    cur.execute(sql.fill_case_table(d))
+    for statement in sql.analyze(d):
+        cur.execute(statement)
+
+
+def _drop(cur: CursorWrapper, d: sql.Dialect) -> None:
+    for statement in sql.drop_work_tables(d):
+        cur.execute(statement)
 
 
 def portfolio_recompute(
-    *, as_of: dt.date, client: Client | None = None, actor: Any = ENGINE_ACTOR
+    *,
+    as_of: dt.date,
+    client: Client | None = None,
+    scope: Scope | None = None,
+    actor: Any = ENGINE_ACTOR,
 ) -> dict[str, int]:
-    """Recompute every loan (of ``client``, or all) as of ``as_of`` and open, update,
-    cure or reopen the cases. Returns counts: loans, cases_opened, cases_updated,
-    cases_cured, cases_reopened."""
-    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
-        raise TypeError("as_of must be a datetime.date")
-    client_id = client.pk if client is not None else None
+    """Recompute every loan in scope (``client``, a debtor range, or all) as of ``as_of``
+    and open, update, cure, reopen and re-stage the cases; write the day's snapshots.
+    Returns counts: loans, cases_opened, cases_updated, cases_cured, cases_reopened,
+    stage_changes, snapshots."""
+    _check_date(as_of, "as_of")
+    scope = _scope_of(client, scope)
     with transaction.atomic():
         d = sql.Dialect(connection.vendor)
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         counts: dict[str, int] = {}
         entries: list[AuditEntry] = []
         with connection.cursor() as cur:
-            cur.execute(sql.lock_clients(d, client_id))
-            cur.execute(sql.update_loans(d, as_of, client_id), [now])
+            cur.execute(sql.lock_clients(d, scope.client_id))
+            _prepare(cur, d, as_of, scope)
+            cur.execute(sql.update_loans(d, as_of), [now])
             counts["loans"] = max(cur.rowcount, 0)
 
             # Read before the figures change, so the audit shows what the case was.
-            cur.execute(sql.cases_to_cure(client_id, OPEN_STATUSES))
+            cur.execute(sql.cases_to_cure(d, scope, OPEN_STATUSES))
             to_cure = cur.fetchall()
 
             tracked = [*OPEN_STATUSES, CaseStatus.CURED.value]
-            cur.execute(sql.update_case_figures(d, as_of, client_id, tracked), [now])
+            cur.execute(sql.update_case_figures(d, as_of, scope, tracked), [now])
             counts["cases_updated"] = max(cur.rowcount, 0)
 
             reason = f"nothing overdue as of {as_of.isoformat()}"
             cur.execute(
-                sql.cure_cases(d, as_of, client_id, OPEN_STATUSES, CaseStatus.CURED.value),
+                sql.cure_cases(d, as_of, scope, OPEN_STATUSES, CaseStatus.CURED.value),
                 [reason, now],
             )
             counts["cases_cured"] = len(to_cure)
@@ -92,7 +146,7 @@ def portfolio_recompute(
 
             reason = f"overdue again as of {as_of.isoformat()}"
             cur.execute(
-                sql.reopen_cases(client_id, CaseStatus.CURED.value, CaseStatus.OPEN.value),
+                sql.reopen_cases(d, scope, CaseStatus.CURED.value, CaseStatus.OPEN.value),
                 [reason, now],
             )
             reopened = sorted(cur.fetchall())
@@ -109,7 +163,7 @@ def portfolio_recompute(
                 for case_id, bucket, dpd in reopened
             ]
 
-            cur.execute(sql.open_cases(d, as_of, client_id, CaseStatus.OPEN.value), [now, now])
+            cur.execute(sql.open_cases(d, as_of, CaseStatus.OPEN.value), [now, now])
             opened = sorted(cur.fetchall())
             counts["cases_opened"] = len(opened)
             entries += [
@@ -129,7 +183,60 @@ def portfolio_recompute(
                 )
                 for case_id, stage, bucket, dpd, overdue_fen, balance_fen in opened
             ]
+
+            cur.execute(sql.stage_changes(d, scope, OPEN_STATUSES))
+            moves = cur.fetchall()
+            if moves:
+                cur.execute(sql.update_stages(d, scope, OPEN_STATUSES), [now])
+            counts["stage_changes"] = len(moves)
+            entries += [
+                _case_event(
+                    "case.stage",
+                    case_id,
+                    as_of,
+                    f"stage {old} → {new} ({bucket}, strategy table)",
+                    before={"stage": old, "stage_set_by_hand": bool(hand)},
+                    after={"stage": new, "bucket": bucket, "rule": "strategy"},
+                )
+                for case_id, old, new, bucket, hand in moves
+            ]
+
+            counts["snapshots"] = _write_snapshots(cur, d, as_of, scope, current=True)
+            _drop(cur, d)
         audit_record_many(actor=actor, entries=entries)
+    return counts
+
+
+def snapshots_rewrite(*, day: dt.date, scope: Scope | None = None) -> int:
+    """Replace the snapshot rows of ``day`` for the cases in scope with what the data says
+    as of that day (history after a backdated change). Returns the rows written."""
+    _check_date(day, "day")
+    scope = _scope_of(None, scope)
+    with transaction.atomic():
+        d = sql.Dialect(connection.vendor)
+        with connection.cursor() as cur:
+            _prepare(cur, d, day, scope)
+            written = _write_snapshots(cur, d, day, scope, current=False)
+            _drop(cur, d)
+    return written
+
+
+def _write_snapshots(
+    cur: CursorWrapper, d: sql.Dialect, day: dt.date, scope: Scope, *, current: bool
+) -> int:
+    cur.execute(sql.delete_snapshots(d, day, scope))
+    cur.execute(sql.insert_snapshots(d, day, CLOSED_STATUSES, current=current))
+    return max(cur.rowcount, 0)
+
+
+def loan_bucket_counts(*, client: Client | None = None) -> dict[str, int]:
+    """Loans per bucket as last computed (every bucket present, 0 when empty)."""
+    d = sql.Dialect(connection.vendor)
+    counts = {b.value: 0 for b in Bucket}
+    with connection.cursor() as cur:
+        cur.execute(sql.bucket_counts(d, _scope_of(client, None)))
+        for bucket, n in cur.fetchall():
+            counts[bucket] = int(n)
     return counts
 
 

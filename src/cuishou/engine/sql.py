@@ -1,15 +1,17 @@
 """The SQL of the portfolio run, for SQLite and PostgreSQL, in one place.
 
-Every statement is set-based: one statement updates every loan (or case) in scope.
+Every statement is set-based: one statement computes or updates every loan (or case) in
+scope. The definitions are in ``docs/engine.md``; this module is their SQL.
 
-Amounts are summed in integer fen (``ROUND(amount * 100)``) and divided back by 100 when
-written: on SQLite a decimal column holds a binary float, and summing fen keeps the
-result exact to the fen. On PostgreSQL the same expressions run on ``numeric``.
+Amounts are computed in integer fen (``CAST(ROUND(amount * 100) AS BIGINT)``) and divided
+back by 100 only when written: on SQLite a decimal column holds a binary float, and integer
+fen keep every sum exact. Penalty interest is summed in fen-days (fen × days) per loan and
+turned into fen once, rounding half up, so the result does not depend on how the days are
+grouped.
 
-The two databases differ only in how a date literal is written and how two dates are
-subtracted; ``Dialect`` holds those two differences. The run's date is written into the
-SQL as a literal (it is a ``datetime.date``, formatted by ``isoformat``, so it cannot carry
-anything but digits and dashes); text values go in as parameters.
+The run's date is written into the SQL as a literal (a ``datetime.date``, formatted by
+``isoformat``, so it carries nothing but digits and dashes); numbers are ``int``-checked;
+text values go in as parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from cuishou.cases.choices import Stage
+from cuishou.cases.choices import STAGE_ORDER, Stage
 from cuishou.portfolio.choices import Bucket
 
 # Upper dpd bound of each bucket; above the last bound is M7+. Mirrors
@@ -33,36 +35,116 @@ BUCKET_BANDS: tuple[tuple[int, str], ...] = (
 )
 BUCKET_OVER = Bucket.M7.value
 
-# The default stage ladder of a new case, by the bucket of its worst loan. Within the grace
-# days (or M0) a case starts with a reminder; M4 and later go to legal.
-STAGE_LADDER: tuple[tuple[int, str], ...] = (
-    (30, Stage.PHONE.value),  # M1
-    (60, Stage.WRITTEN.value),  # M2
-    (90, Stage.VISIT.value),  # M3
-)
-STAGE_OVER = Stage.LEGAL.value  # M4+
+# The default ladder (a client's ``StageRule`` rows override it bucket by bucket). Within
+# the grace days a case is at the reminder stage.
+DEFAULT_LADDER: dict[str, str] = {
+    Bucket.M0.value: Stage.REMINDER.value,
+    Bucket.M1.value: Stage.PHONE.value,
+    Bucket.M2.value: Stage.WRITTEN.value,
+    Bucket.M3.value: Stage.VISIT.value,
+    Bucket.M4.value: Stage.LEGAL.value,
+    Bucket.M5.value: Stage.LEGAL.value,
+    Bucket.M6.value: Stage.LEGAL.value,
+    Bucket.M7.value: Stage.LEGAL.value,
+}
 STAGE_WITHIN_GRACE = Stage.REMINDER.value
+
+MICRO = 1_000_000  # rates have six decimal places
 
 
 @dataclass(frozen=True)
 class Dialect:
     vendor: str
 
+    @property
+    def pg(self) -> bool:
+        return self.vendor == "postgresql"
+
     def date(self, value: dt.date) -> str:
         if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
             raise TypeError(f"a date is needed, not {value!r}")
-        if self.vendor == "postgresql":
+        if self.pg:
             return f"DATE '{value.isoformat()}'"
         return f"'{value.isoformat()}'"  # SQLite keeps dates as ISO text
 
     def days_between(self, later: str, earlier: str) -> str:
-        if self.vendor == "postgresql":
+        if self.pg:
             return f"({later} - {earlier})"
         return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
 
+    def minus_days(self, day: dt.date, days: str) -> str:
+        """The date ``days`` (an integer expression) before ``day``."""
+        if self.pg:
+            return f"({self.date(day)} - {days})"
+        return f"date({self.date(day)}, (-({days})) || ' days')"
+
+    def plus_days(self, date_expr: str, days: str) -> str:
+        if self.pg:
+            return f"({date_expr} + {days})"
+        return f"date({date_expr}, ({days}) || ' days')"
+
+    def greatest(self, *args: str) -> str:
+        return f"{'GREATEST' if self.pg else 'MAX'}({', '.join(args)})"
+
+    def least(self, *args: str) -> str:
+        return f"{'LEAST' if self.pg else 'MIN'}({', '.join(args)})"
+
+    def div_half_up(self, num: str, den: str) -> str:
+        """round_half_up(num / den) for non-negative integers, without overflow on PG."""
+        if self.pg:
+            return f"CAST(ROUND(CAST({num} AS NUMERIC) / ({den})) AS BIGINT)"
+        return f"((2 * ({num}) + ({den})) / (2 * ({den})))"
+
+    def div_floor(self, num: str, den: str) -> str:
+        if self.pg:
+            return f"CAST(FLOOR(CAST({num} AS NUMERIC) / ({den})) AS BIGINT)"
+        return f"(({num}) / ({den}))"
+
+    def true(self) -> str:
+        return "TRUE" if self.pg else "1"
+
+    def as_bool(self, condition: str) -> str:
+        if self.pg:
+            return f"({condition})"
+        return f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which loans and cases a statement covers: a client, a debtor id range (a shard),
+    the debtors a backdated change marked (history replays), or one loan."""
+
+    client_id: int | None = None
+    debtor_lo: int | None = None  # debtor_id >= debtor_lo
+    debtor_hi: int | None = None  # debtor_id <  debtor_hi
+    marked_on: dt.date | None = None  # debtors with a RecomputeMark from on or before this day
+    loan_id: int | None = None
+
+    def where(self, d: Dialect, alias: str, *, loan: bool) -> str:
+        """The predicate on ``alias`` (a loan when ``loan``, else a case or any row with
+        client_id and debtor_id)."""
+        parts = ["1 = 1"]
+        if self.client_id is not None:
+            parts.append(f"{alias}.client_id = {int(self.client_id)}")
+        if self.debtor_lo is not None:
+            parts.append(f"{alias}.debtor_id >= {int(self.debtor_lo)}")
+        if self.debtor_hi is not None:
+            parts.append(f"{alias}.debtor_id < {int(self.debtor_hi)}")
+        if self.marked_on is not None:
+            parts.append(
+                f"""EXISTS (SELECT 1 FROM engine_recomputemark m
+                    WHERE m.client_id = {alias}.client_id AND m.debtor_id = {alias}.debtor_id
+                      AND m.from_date <= {d.date(self.marked_on)})"""
+            )
+        if self.loan_id is not None:
+            if not loan:
+                raise ValueError("a one-loan scope applies to loans only")
+            parts.append(f"{alias}.id = {int(self.loan_id)}")
+        return " AND ".join(parts)
+
 
 def fen(amount: str) -> str:
-    return f"ROUND(({amount}) * 100)"
+    return f"CAST(ROUND(({amount}) * 100) AS BIGINT)"
 
 
 def bucket_case(dpd: str) -> str:
@@ -71,182 +153,416 @@ def bucket_case(dpd: str) -> str:
     return f"CASE {whens} ELSE '{BUCKET_OVER}' END"
 
 
-def stage_case(dpd: str, grace: str) -> str:
-    """``CASE`` giving the starting stage of a new case from its worst dpd and grace days."""
-    whens = " ".join(f"WHEN {dpd} <= {bound} THEN '{stage}'" for bound, stage in STAGE_LADDER)
-    return f"CASE WHEN {dpd} <= {grace} THEN '{STAGE_WITHIN_GRACE}' {whens} ELSE '{STAGE_OVER}' END"
+def default_stage_case(bucket: str) -> str:
+    whens = " ".join(f"WHEN '{b}' THEN '{s}'" for b, s in DEFAULT_LADDER.items())
+    return f"CASE {bucket} {whens} END"
 
 
-def _scope(column: str, client_id: int | None) -> str:
-    return "1 = 1" if client_id is None else f"{column} = {int(client_id)}"
+def stage_rank(stage: str) -> str:
+    whens = " ".join(f"WHEN '{s}' THEN {rank}" for rank, s in enumerate(STAGE_ORDER))
+    return f"CASE {stage} {whens} ELSE 0 END"
 
 
-def loan_figures(d: Dialect, as_of: dt.date, client_id: int | None) -> str:
-    """Per loan: overdue principal and interest (fen), outstanding principal (fen), dpd.
+def _quoted(values: list[str]) -> str:
+    for value in values:
+        if not value.replace("_", "").isalnum():
+            raise ValueError(f"not a code: {value!r}")
+    return ", ".join(f"'{v}'" for v in values)
 
-    Overdue means due strictly before ``as_of``: an installment due on the day itself is
-    not overdue yet. dpd counts from the oldest such installment with anything unpaid
-    (principal or interest); 0 when there is none. A loan without installments is all 0.
+
+# --- per loan -----------------------------------------------------------------------
+
+
+def _allocations_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per installment with dated (not reversed) allocations: what was paid after the day
+    (so still unpaid as of it), the fen-days those payments did not stop, and what was paid
+    after the grace period (for the grace rule)."""
+    day = d.date(as_of)
+    amount = fen("a.amount")
+    n_days = d.greatest("0", d.days_between(day, "i.due_on"))
+    # Unpaid at the end of days due … D−1 counted this payment until its value date.
+    bore = d.least(d.greatest("0", d.days_between("a.value_date", "i.due_on")), n_days)
+    late = f"a.value_date > {day}"
+    after_grace = f"{d.days_between('a.value_date', 'i.due_on')} > p.grace_days"
+    return f"""
+        SELECT a.installment_id AS installment_id,
+               SUM(CASE WHEN a.component = 'principal' AND {late} THEN {amount} ELSE 0 END)
+                   AS p_late,
+               SUM(CASE WHEN a.component = 'interest' AND {late} THEN {amount} ELSE 0 END)
+                   AS i_late,
+               SUM(CASE WHEN a.component = 'principal' THEN {amount} * {bore} ELSE 0 END)
+                   AS p_bore,
+               SUM(CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END)
+                   AS i_bore,
+               SUM(CASE WHEN {after_grace} THEN {amount} ELSE 0 END) AS after_grace
+        FROM payments_paymentallocation a
+        JOIN portfolio_installment i ON i.id = a.installment_id
+        JOIN portfolio_loan l ON l.id = a.loan_id
+        JOIN portfolio_product p ON p.id = l.product_id
+        WHERE NOT a.is_reversed AND a.installment_id IS NOT NULL
+          AND {scope.where(d, "l", loan=True)}
+        GROUP BY a.installment_id
     """
+
+
+def _eligible(d: Dialect, as_of: dt.date, unpaid_now: str, after_grace: str) -> str:
+    """An installment accrues penalty as of the day when it is more than the grace days
+    overdue and was not paid in full by the end of its grace period."""
+    # Cheap tests first: SQLite evaluates AND left to right and stops at the first false.
+    return (
+        f"i.due_on < {d.date(as_of)} AND ({unpaid_now} + {after_grace}) > 0"
+        f" AND i.due_on < {d.minus_days(as_of, 'p.grace_days')}"
+    )
+
+
+def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per loan with penalty pauses: the fen-days (principal, interest) that fall on paused
+    accrual days, to subtract. For an installment the accrual days in a pause are
+    t in [max(starts_on, due + 1), min(ends_on, D)], each on the amount unpaid at the end
+    of day t − 1, i.e. end-of-day balances of days [a, b] with a = max(starts_on − 1, due),
+    b = min(ends_on, D) − 1."""
+    day = d.date(as_of)
+    start = d.greatest(d.plus_days("z.starts_on", "-1"), "i.due_on")
+    end = d.plus_days(d.least(f"COALESCE(z.ends_on, {day})", day), "-1")
+    span = d.greatest("0", f"{d.days_between(end, start)} + 1")
+    unpaid_p = fen("i.principal_due - i.principal_paid")
+    unpaid_i = fen("i.interest_due - i.interest_paid")
+    amount = fen("a.amount")
+    # Days of [a, b] before the value date: the payment still counted as unpaid then.
+    bore = d.least(d.greatest("0", d.days_between("a.value_date", start)), span)
+    allocs = _allocations_per_installment(d, as_of, scope)
+    eligible = _eligible(d, as_of, f"({unpaid_p} + {unpaid_i})", "COALESCE(x.after_grace, 0)")
+    return f"""
+        SELECT w.loan_id, SUM(w.fd_p) AS fd_p, SUM(w.fd_i) AS fd_i FROM (
+            SELECT i.loan_id,
+                   ({unpaid_p}) * {span} AS fd_p, ({unpaid_i}) * {span} AS fd_i
+            FROM portfolio_penaltypause z
+            JOIN portfolio_installment i ON i.loan_id = z.loan_id
+            JOIN portfolio_loan l ON l.id = z.loan_id
+            JOIN portfolio_product p ON p.id = l.product_id
+            LEFT JOIN ({allocs}) x ON x.installment_id = i.id
+            WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
+              AND {eligible}
+            UNION ALL
+            SELECT i.loan_id,
+                   CASE WHEN a.component = 'principal' THEN {amount} * {bore} ELSE 0 END,
+                   CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END
+            FROM portfolio_penaltypause z
+            JOIN portfolio_installment i ON i.loan_id = z.loan_id
+            JOIN payments_paymentallocation a
+                 ON a.installment_id = i.id AND NOT a.is_reversed
+            JOIN portfolio_loan l ON l.id = z.loan_id
+            JOIN portfolio_product p ON p.id = l.product_id
+            LEFT JOIN ({allocs}) x ON x.installment_id = i.id
+            WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
+              AND {eligible}
+        ) w
+        GROUP BY w.loan_id
+    """
+
+
+def _penalty_paid(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    return f"""
+        SELECT a.loan_id, SUM({fen("a.amount")}) AS paid
+        FROM payments_paymentallocation a
+        JOIN portfolio_loan l ON l.id = a.loan_id
+        WHERE a.component = 'penalty' AND NOT a.is_reversed
+          AND a.value_date <= {d.date(as_of)} AND {scope.where(d, "l", loan=True)}
+        GROUP BY a.loan_id
+    """
+
+
+LOAN_COLUMNS = (
+    "loan_id",
+    "client_id",
+    "debtor_id",
+    "grace_days",
+    "dpd",
+    "overdue_principal_fen",
+    "overdue_interest_fen",
+    "outstanding_principal_fen",
+    "penalty_accrued_fen",
+    "penalty_paid_fen",
+    "penalty_fen",
+    "penalty_capped",
+    "balance_fen",
+)
+
+
+def loan_figures(d: Dialect, as_of: dt.date, scope: Scope, *, with_ledger: bool = True) -> str:
+    """Per loan in scope, as of the end of ``as_of``: the columns of ``LOAN_COLUMNS``
+    (amounts in integer fen). ``with_ledger=False`` leaves out dated allocations and
+    pauses (for a database that has none, which is faster)."""
     day = d.date(as_of)
     overdue = f"i.due_on < {day}"
-    unpaid_p = "i.principal_due - i.principal_paid"
-    unpaid_i = "i.interest_due - i.interest_paid"
-    return f"""
-        SELECT a.loan_id,
-               a.overdue_principal_fen,
-               a.overdue_interest_fen,
-               a.outstanding_principal_fen,
-               CASE WHEN a.oldest_unpaid_due IS NULL THEN 0
-                    ELSE {d.days_between(day, "a.oldest_unpaid_due")} END AS dpd
-        FROM (
-            SELECT l.id AS loan_id,
-                   COALESCE(SUM(CASE WHEN {overdue} THEN {fen(unpaid_p)} ELSE 0 END), 0)
-                       AS overdue_principal_fen,
-                   COALESCE(SUM(CASE WHEN {overdue} THEN {fen(unpaid_i)} ELSE 0 END), 0)
-                       AS overdue_interest_fen,
-                   COALESCE(SUM({fen(unpaid_p)}), 0) AS outstanding_principal_fen,
-                   MIN(CASE WHEN {overdue}
-                             AND (i.principal_paid < i.principal_due
-                                  OR i.interest_paid < i.interest_due)
-                            THEN i.due_on END) AS oldest_unpaid_due
+    unpaid_p_now = fen("i.principal_due - i.principal_paid")
+    unpaid_i_now = fen("i.interest_due - i.interest_paid")
+    if with_ledger:
+        unpaid_p = f"({unpaid_p_now} + COALESCE(x.p_late, 0))"
+        unpaid_i = f"({unpaid_i_now} + COALESCE(x.i_late, 0))"
+        bore_p, bore_i = "COALESCE(x.p_bore, 0)", "COALESCE(x.i_bore, 0)"
+        after_grace = "COALESCE(x.after_grace, 0)"
+        allocations = _allocations_per_installment(d, as_of, scope)
+        ledger_join = f"LEFT JOIN ({allocations}) x ON x.installment_id = i.id"
+    else:
+        unpaid_p, unpaid_i = unpaid_p_now, unpaid_i_now
+        bore_p = bore_i = after_grace = "0"
+        ledger_join = ""
+    n_days = d.days_between(day, "i.due_on")
+    eligible = _eligible(d, as_of, f"({unpaid_p_now} + {unpaid_i_now})", after_grace)
+    sums = f"""
+            SELECT l.id AS loan_id, l.client_id, l.debtor_id, l.principal, l.disbursed_on,
+                   l.penalty_annual_rate, p.penalty_annual_rate AS product_penalty_rate,
+                   p.grace_days, p.day_count_basis, p.compound_penalty, p.annual_cost_cap,
+                   COALESCE(SUM(CASE WHEN {overdue} THEN {unpaid_p} ELSE 0 END), 0)
+                       AS op,
+                   COALESCE(SUM(CASE WHEN {overdue} THEN {unpaid_i} ELSE 0 END), 0)
+                       AS oi,
+                   COALESCE(SUM({unpaid_p}), 0) AS outp,
+                   MIN(CASE WHEN {overdue} AND ({unpaid_p} > 0 OR {unpaid_i} > 0)
+                            THEN i.due_on END) AS oldest_unpaid_due,
+                   COALESCE(SUM(CASE WHEN {eligible}
+                                     THEN {unpaid_p_now} * {n_days} + {bore_p} END), 0)
+                       AS fd_p,
+                   COALESCE(SUM(CASE WHEN {eligible}
+                                     THEN {unpaid_i_now} * {n_days} + {bore_i} END), 0)
+                       AS fd_i,
+                   COALESCE(SUM(CASE WHEN i.due_on <= {day} THEN {fen("i.interest_due")} END), 0)
+                       AS interest_charged
             FROM portfolio_loan l
+            JOIN portfolio_product p ON p.id = l.product_id
             LEFT JOIN portfolio_installment i ON i.loan_id = l.id
-            WHERE {_scope("l.client_id", client_id)}
-            GROUP BY l.id
-        ) a
+            {ledger_join}
+            WHERE {scope.where(d, "l", loan=True)}
+            GROUP BY l.id, p.id
+    """
+    if with_ledger:
+        pause_join = f"LEFT JOIN ({_pause_fen_days(d, as_of, scope)}) z ON z.loan_id = s.loan_id"
+        paid_join = f"LEFT JOIN ({_penalty_paid(d, as_of, scope)}) pp ON pp.loan_id = s.loan_id"
+        paused_p, paused_i = "COALESCE(z.fd_p, 0)", "COALESCE(z.fd_i, 0)"
+        paid = "COALESCE(pp.paid, 0)"
+    else:
+        pause_join = paid_join = ""
+        paused_p = paused_i = paid = "0"
+    compound = "s.compound_penalty" if d.pg else "s.compound_penalty <> 0"
+    fen_days = f"(s.fd_p - {paused_p} + CASE WHEN {compound} THEN s.fd_i - {paused_i} ELSE 0 END)"
+    annual = "COALESCE(s.penalty_annual_rate, s.product_penalty_rate)"
+    rate = f"CAST(ROUND({annual} * {MICRO}) AS BIGINT)"
+    days_lent = d.greatest("0", d.days_between(day, "s.disbursed_on"))
+    cap = d.div_floor(
+        f"{fen('s.principal')} * CAST(ROUND(s.annual_cost_cap * {MICRO}) AS BIGINT) * {days_lent}",
+        f"s.day_count_basis * {MICRO}",
+    )
+    with_penalty = f"""
+        SELECT s.loan_id, s.client_id, s.debtor_id, s.grace_days, s.op, s.oi, s.outp,
+               s.oldest_unpaid_due,
+               {d.div_half_up(f"{fen_days} * {rate}", f"s.day_count_basis * {MICRO}")} AS raw,
+               {cap} - s.interest_charged AS room,
+               {paid} AS paid
+        FROM ({sums}) s
+        {pause_join}
+        {paid_join}
+    """
+    accrued = d.greatest("0", d.least("t.raw", "t.room"))
+    owed = d.greatest("0", f"{accrued} - t.paid")
+    return f"""
+        SELECT t.loan_id, t.client_id, t.debtor_id, t.grace_days,
+               CASE WHEN t.oldest_unpaid_due IS NULL THEN 0
+                    ELSE {d.days_between(day, "t.oldest_unpaid_due")} END AS dpd,
+               t.op AS overdue_principal_fen,
+               t.oi AS overdue_interest_fen,
+               t.outp AS outstanding_principal_fen,
+               {accrued} AS penalty_accrued_fen,
+               t.paid AS penalty_paid_fen,
+               {owed} AS penalty_fen,
+               {d.as_bool(f"t.raw > {accrued}")} AS penalty_capped,
+               t.outp + t.oi + {owed} AS balance_fen
+        FROM ({with_penalty}) t
     """
 
 
-def update_loans(d: Dialect, as_of: dt.date, client_id: int | None) -> str:
-    """Write each loan's computed state. Parameters: updated_at.
+# --- the run's working tables ---------------------------------------------------------
 
-    balance = outstanding principal (every installment, due or not) + overdue interest
-    + penalty; penalty is 0 until penalty interest is computed (a later issue)."""
+
+LOAN_TABLE = "eng_loan"
+CASE_TABLE = "eng_case"
+
+
+def drop_work_tables(d: Dialect) -> list[str]:
+    return [f"DROP TABLE IF EXISTS {LOAN_TABLE}", f"DROP TABLE IF EXISTS {CASE_TABLE}"]
+
+
+def create_loan_table(d: Dialect) -> str:
+    bool_type = "BOOLEAN" if d.pg else "INTEGER"
+    on_commit = " ON COMMIT DROP" if d.pg else ""
+    # On SQLite an INTEGER PRIMARY KEY is the rowid: rows inserted in loan order append.
+    key = "BIGINT" if d.pg else "INTEGER"
+    return f"""
+        CREATE TEMP TABLE {LOAN_TABLE} (
+            loan_id {key} PRIMARY KEY, client_id BIGINT, debtor_id BIGINT,
+            grace_days INTEGER, dpd INTEGER,
+            overdue_principal_fen BIGINT, overdue_interest_fen BIGINT,
+            outstanding_principal_fen BIGINT, penalty_accrued_fen BIGINT,
+            penalty_paid_fen BIGINT, penalty_fen BIGINT, penalty_capped {bool_type},
+            balance_fen BIGINT){on_commit}
+    """
+
+
+def fill_loan_table(d: Dialect, as_of: dt.date, scope: Scope, *, with_ledger: bool) -> str:
+    return f"""
+        INSERT INTO {LOAN_TABLE} ({", ".join(LOAN_COLUMNS)})
+        {loan_figures(d, as_of, scope, with_ledger=with_ledger)}
+    """
+
+
+def update_loans(d: Dialect, as_of: dt.date) -> str:
+    """Write each loan's computed state from the working table. Parameters: updated_at."""
     return f"""
         UPDATE portfolio_loan
         SET overdue_principal = s.overdue_principal_fen / 100.0,
             overdue_interest = s.overdue_interest_fen / 100.0,
-            penalty = 0,
-            balance = (s.outstanding_principal_fen + s.overdue_interest_fen) / 100.0,
+            penalty = s.penalty_fen / 100.0,
+            penalty_capped = s.penalty_capped,
+            balance = s.balance_fen / 100.0,
             dpd = s.dpd,
             bucket = {bucket_case("s.dpd")},
             computed_as_of = {d.date(as_of)},
             updated_at = %s
-        FROM ({loan_figures(d, as_of, client_id)}) s
+        FROM {LOAN_TABLE} s
         WHERE portfolio_loan.id = s.loan_id
     """
 
 
-def debtor_figures(client_id: int | None) -> str:
-    """Per debtor and client, from the loans just computed: worst dpd, overdue amount and
-    balance (fen), penalty (fen), and the longest grace days among their products."""
+def create_case_table(d: Dialect) -> str:
+    on_commit = " ON COMMIT DROP" if d.pg else ""
     return f"""
-        SELECT l.client_id, l.debtor_id,
-               MAX(l.dpd) AS max_dpd,
-               SUM({fen("l.overdue_principal + l.overdue_interest")}) AS overdue_fen,
-               SUM({fen("l.penalty")}) AS penalty_fen,
-               SUM({fen("l.balance")}) AS balance_fen,
-               MAX(p.grace_days) AS grace_days
-        FROM portfolio_loan l
-        JOIN portfolio_product p ON p.id = l.product_id
-        WHERE {_scope("l.client_id", client_id)}
-        GROUP BY l.client_id, l.debtor_id
+        CREATE TEMP TABLE {CASE_TABLE} (
+            client_id BIGINT, debtor_id BIGINT, max_dpd INTEGER, bucket VARCHAR(3),
+            overdue_fen BIGINT, penalty_fen BIGINT, balance_fen BIGINT, grace_days INTEGER,
+            ladder_stage VARCHAR(16),
+            PRIMARY KEY (client_id, debtor_id)){on_commit}
     """
 
 
-def _case_in_scope(client_id: int | None) -> str:
-    return _scope("cases_case.client_id", client_id)
+def fill_case_table(d: Dialect) -> str:
+    """Per debtor and client from the loans' working table: worst dpd and its bucket, the
+    summed amounts, the longest grace, and the stage the strategy table gives."""
+    return f"""
+        INSERT INTO {CASE_TABLE} (client_id, debtor_id, max_dpd, bucket, overdue_fen,
+                                  penalty_fen, balance_fen, grace_days, ladder_stage)
+        SELECT f.client_id, f.debtor_id, f.max_dpd, f.bucket, f.overdue_fen, f.penalty_fen,
+               f.balance_fen, f.grace_days,
+               CASE WHEN f.max_dpd <= f.grace_days THEN '{STAGE_WITHIN_GRACE}'
+                    ELSE COALESCE(r.stage, {default_stage_case("f.bucket")}) END
+        FROM (
+            SELECT g.*, {bucket_case("g.max_dpd")} AS bucket FROM (
+                SELECT s.client_id, s.debtor_id, MAX(s.dpd) AS max_dpd,
+                       SUM(s.overdue_principal_fen + s.overdue_interest_fen) AS overdue_fen,
+                       SUM(s.penalty_fen) AS penalty_fen,
+                       SUM(s.balance_fen) AS balance_fen,
+                       MAX(s.grace_days) AS grace_days
+                FROM {LOAN_TABLE} s
+                GROUP BY s.client_id, s.debtor_id
+            ) g
+        ) f
+        LEFT JOIN cases_stagerule r ON r.client_id = f.client_id AND r.bucket = f.bucket
+    """
 
 
-def update_case_figures(
-    d: Dialect, as_of: dt.date, client_id: int | None, statuses: list[str]
-) -> str:
+def analyze(d: Dialect) -> list[str]:
+    """Fresh statistics on the working tables (PostgreSQL never analyses temp tables by
+    itself, and the joins below want them)."""
+    if d.pg:
+        return [f"ANALYZE {LOAN_TABLE}", f"ANALYZE {CASE_TABLE}"]
+    return []
+
+
+def _case_scope(d: Dialect, scope: Scope) -> str:
+    return scope.where(d, "cases_case", loan=False)
+
+
+def cases_to_cure(d: Dialect, scope: Scope, statuses: list[str]) -> str:
+    """The open cases with nothing overdue: id, status, bucket, dpd (before curing)."""
+    return f"""
+        SELECT cases_case.id, cases_case.status, cases_case.bucket, cases_case.dpd
+        FROM cases_case
+        JOIN {CASE_TABLE} f
+             ON f.client_id = cases_case.client_id AND f.debtor_id = cases_case.debtor_id
+        WHERE cases_case.status IN ({_quoted(statuses)})
+          AND {_case_scope(d, scope)}
+          AND f.overdue_fen = 0
+        ORDER BY cases_case.id
+    """
+
+
+def update_case_figures(d: Dialect, as_of: dt.date, scope: Scope, statuses: list[str]) -> str:
     """Refresh bucket, dpd and amounts of the cases in ``statuses``. Parameters: updated_at."""
     return f"""
         UPDATE cases_case
         SET dpd = f.max_dpd,
-            bucket = {bucket_case("f.max_dpd")},
+            bucket = f.bucket,
             overdue_amount = f.overdue_fen / 100.0,
             penalty = f.penalty_fen / 100.0,
             balance = f.balance_fen / 100.0,
             computed_as_of = {d.date(as_of)},
             updated_at = %s
-        FROM ({debtor_figures(client_id)}) f
+        FROM {CASE_TABLE} f
         WHERE cases_case.client_id = f.client_id
           AND cases_case.debtor_id = f.debtor_id
           AND cases_case.status IN ({_quoted(statuses)})
-          AND {_case_in_scope(client_id)}
+          AND {_case_scope(d, scope)}
     """
 
 
-def _nothing_overdue(client_id: int | None) -> str:
-    return f"""NOT EXISTS (
-            SELECT 1 FROM ({debtor_figures(client_id)}) f
-            WHERE f.client_id = cases_case.client_id
-              AND f.debtor_id = cases_case.debtor_id
-              AND f.overdue_fen > 0)"""
-
-
-def cases_to_cure(client_id: int | None, statuses: list[str]) -> str:
-    """The open cases with nothing overdue: id, status, bucket, dpd (before curing)."""
-    return f"""
-        SELECT cases_case.id, cases_case.status, cases_case.bucket, cases_case.dpd
-        FROM cases_case
-        WHERE cases_case.status IN ({_quoted(statuses)})
-          AND {_case_in_scope(client_id)}
-          AND {_nothing_overdue(client_id)}
-        ORDER BY cases_case.id
-    """
-
-
-def cure_cases(
-    d: Dialect, as_of: dt.date, client_id: int | None, statuses: list[str], cured: str
-) -> str:
+def cure_cases(d: Dialect, as_of: dt.date, scope: Scope, statuses: list[str], cured: str) -> str:
     """Mark the open cases with nothing overdue cured. Parameters: status_reason, updated_at."""
     return f"""
         UPDATE cases_case
         SET status = '{cured}', status_reason = %s, updated_at = %s,
             dpd = 0, bucket = '{BUCKET_BANDS[0][1]}', overdue_amount = 0,
             computed_as_of = {d.date(as_of)}
-        WHERE cases_case.status IN ({_quoted(statuses)})
-          AND {_case_in_scope(client_id)}
-          AND {_nothing_overdue(client_id)}
+        FROM {CASE_TABLE} f
+        WHERE cases_case.client_id = f.client_id
+          AND cases_case.debtor_id = f.debtor_id
+          AND cases_case.status IN ({_quoted(statuses)})
+          AND {_case_scope(d, scope)}
+          AND f.overdue_fen = 0
     """
 
 
-def reopen_cases(client_id: int | None, cured: str, opened: str) -> str:
+def reopen_cases(d: Dialect, scope: Scope, cured: str, opened: str) -> str:
     """Cured cases overdue again beyond their grace days go back to open (the case file is
     one per debtor and client, so it is reopened rather than opened anew).
     Parameters: status_reason, updated_at. Returns id, bucket, dpd."""
     return f"""
         UPDATE cases_case
         SET status = '{opened}', status_reason = %s, closed_on = NULL, updated_at = %s
-        FROM ({debtor_figures(client_id)}) f
+        FROM {CASE_TABLE} f
         WHERE cases_case.client_id = f.client_id
           AND cases_case.debtor_id = f.debtor_id
           AND cases_case.status = '{cured}'
           AND f.max_dpd > f.grace_days
-          AND {_case_in_scope(client_id)}
+          AND {_case_scope(d, scope)}
         RETURNING cases_case.id, cases_case.bucket, cases_case.dpd
     """
 
 
-def open_cases(d: Dialect, as_of: dt.date, client_id: int | None, opened: str) -> str:
+def open_cases(d: Dialect, as_of: dt.date, opened: str) -> str:
     """A new case for every debtor and client overdue beyond the grace days with no case.
     Parameters: created_at, updated_at. Returns id, stage, bucket, dpd, overdue and
     balance in fen."""
     day = d.date(as_of)
+    false = "FALSE" if d.pg else "0"
     return f"""
         INSERT INTO cases_case (
             client_id, debtor_id, stage, stage_set_by_hand, status, status_reason,
             assignee_id, bucket, dpd, overdue_amount, penalty, balance,
             computed_as_of, opened_on, closed_on, created_at, updated_at)
-        SELECT f.client_id, f.debtor_id, {stage_case("f.max_dpd", "f.grace_days")}, FALSE,
-               '{opened}', '', NULL, {bucket_case("f.max_dpd")}, f.max_dpd,
+        SELECT f.client_id, f.debtor_id, f.ladder_stage, {false},
+               '{opened}', '', NULL, f.bucket, f.max_dpd,
                f.overdue_fen / 100.0, f.penalty_fen / 100.0, f.balance_fen / 100.0,
                {day}, {day}, NULL, %s, %s
-        FROM ({debtor_figures(client_id)}) f
+        FROM {CASE_TABLE} f
         WHERE f.max_dpd > f.grace_days
           AND NOT EXISTS (
               SELECT 1 FROM cases_case c
@@ -257,15 +573,94 @@ def open_cases(d: Dialect, as_of: dt.date, client_id: int | None, opened: str) -
     """
 
 
+def _new_stage(hand: str, current: str, ladder: str) -> str:
+    """The ladder's stage, except that a stage set by hand is a floor."""
+    return (
+        f"CASE WHEN {hand} AND {stage_rank(current)} > {stage_rank(ladder)} "
+        f"THEN {current} ELSE {ladder} END"
+    )
+
+
+def _hand(d: Dialect, alias: str) -> str:
+    return f"{alias}.stage_set_by_hand" if d.pg else f"{alias}.stage_set_by_hand <> 0"
+
+
+def stage_changes(d: Dialect, scope: Scope, statuses: list[str]) -> str:
+    """Open cases whose stage the strategy table moves: id, old stage, new stage, bucket,
+    whether the old one was set by hand."""
+    new = _new_stage(_hand(d, "c"), "c.stage", "f.ladder_stage")
+    return f"""
+        SELECT c.id, c.stage, {new}, f.bucket, c.stage_set_by_hand
+        FROM cases_case c
+        JOIN {CASE_TABLE} f ON f.client_id = c.client_id AND f.debtor_id = c.debtor_id
+        WHERE c.status IN ({_quoted(statuses)})
+          AND {scope.where(d, "c", loan=False)}
+          AND c.stage <> {new}
+        ORDER BY c.id
+    """
+
+
+def update_stages(d: Dialect, scope: Scope, statuses: list[str]) -> str:
+    """Move open cases to the stage the strategy table gives (a hand-set stage is a floor).
+    Parameters: updated_at."""
+    new = _new_stage(_hand(d, "cases_case"), "cases_case.stage", "f.ladder_stage")
+    return f"""
+        UPDATE cases_case
+        SET stage = {new}, updated_at = %s
+        FROM {CASE_TABLE} f
+        WHERE cases_case.client_id = f.client_id
+          AND cases_case.debtor_id = f.debtor_id
+          AND cases_case.status IN ({_quoted(statuses)})
+          AND {_case_scope(d, scope)}
+          AND cases_case.stage <> {new}
+    """
+
+
+def delete_snapshots(d: Dialect, day: dt.date, scope: Scope) -> str:
+    return f"""
+        DELETE FROM engine_casesnapshot
+        WHERE as_of = {d.date(day)}
+          AND case_id IN (SELECT c.id FROM cases_case c
+                          WHERE {scope.where(d, "c", loan=False)})
+    """
+
+
+def insert_snapshots(d: Dialect, day: dt.date, closed: list[str], *, current: bool) -> str:
+    """One row per case whose debtor has anything overdue on the day (cases closed or
+    written off excepted). On the current day the stage is the case's; on a past day it
+    is what the strategy table gives for that day's bucket (a hand-set stage a floor)."""
+    stage = "c.stage" if current else _new_stage(_hand(d, "c"), "c.stage", "f.ladder_stage")
+    return f"""
+        INSERT INTO engine_casesnapshot
+            (as_of, case_id, client_id, bucket, dpd, stage, overdue_amount, balance)
+        SELECT {d.date(day)}, c.id, c.client_id, f.bucket, f.max_dpd, {stage},
+               f.overdue_fen / 100.0, f.balance_fen / 100.0
+        FROM {CASE_TABLE} f
+        JOIN cases_case c ON c.client_id = f.client_id AND c.debtor_id = f.debtor_id
+        WHERE f.max_dpd > 0 AND c.status NOT IN ({_quoted(closed)})
+        ORDER BY c.id
+    """
+
+
+def has_ledger() -> str:
+    """Whether any dated allocation or pause exists (else the faster plain statement)."""
+    return """
+        SELECT EXISTS (SELECT 1 FROM payments_paymentallocation)
+            OR EXISTS (SELECT 1 FROM portfolio_penaltypause)
+    """
+
+
+def bucket_counts(d: Dialect, scope: Scope) -> str:
+    return f"""
+        SELECT l.bucket, COUNT(*) FROM portfolio_loan l
+        WHERE {scope.where(d, "l", loan=True)}
+        GROUP BY l.bucket
+    """
+
+
 def lock_clients(d: Dialect, client_id: int | None) -> str:
     """Lock the clients in scope (as the importer does), so a run and an import of the same
-    client, or two runs, do not interleave. SQLite serialises writers by itself."""
-    suffix = " FOR UPDATE" if d.vendor == "postgresql" else ""
-    return f"SELECT id FROM portfolio_client WHERE {_scope('id', client_id)} ORDER BY id{suffix}"
-
-
-def _quoted(values: list[str]) -> str:
-    for value in values:
-        if not value.replace("_", "").isalnum():
-            raise ValueError(f"not a status code: {value!r}")
-    return ", ".join(f"'{v}'" for v in values)
+    client do not interleave. SQLite serialises writers by itself."""
+    where = "1 = 1" if client_id is None else f"id = {int(client_id)}"
+    suffix = " FOR SHARE" if d.pg else ""
+    return f"SELECT id FROM portfolio_client WHERE {where} ORDER BY id{suffix}"

@@ -272,6 +272,7 @@ class Loan(TimeStampedModel):
     penalty_capped = models.BooleanField(
         _("penalty capped"),
         default=False,
+        db_default=False,  # the importer and the engine write loans in plain SQL
         help_text=_("Charges reached the product's annual cost cap; penalty stops there."),
     )
     balance = MoneyField(_("outstanding balance"))

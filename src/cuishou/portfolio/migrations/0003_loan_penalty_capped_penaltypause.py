@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='loan',
             name='penalty_capped',
-            field=models.BooleanField(default=False, help_text="Charges reached the product's annual cost cap; penalty stops there.", verbose_name='penalty capped'),
+            field=models.BooleanField(db_default=False, default=False, help_text="Charges reached the product's annual cost cap; penalty stops there.", verbose_name='penalty capped'),
         ),
         migrations.CreateModel(
             name='PenaltyPause',

@@ -1,0 +1,60 @@
+"""Reads of the engine's figures without writing anything."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from cuishou.core.money import fen_to_decimal
+from cuishou.engine import sql
+from cuishou.portfolio.choices import bucket_for_dpd
+
+
+@dataclass(frozen=True)
+class LoanFigures:
+    """A loan's figures as of the end of a day (see docs/engine.md)."""
+
+    loan_id: int
+    as_of: dt.date
+    dpd: int
+    bucket: str
+    overdue_principal: Decimal
+    overdue_interest: Decimal
+    outstanding_principal: Decimal
+    penalty_accrued: Decimal
+    penalty_paid: Decimal
+    penalty: Decimal  # owed: accrued (capped) − paid, never below 0
+    penalty_capped: bool
+    balance: Decimal
+
+
+def loan_figures_as_of(*, loan_id: int, as_of: dt.date) -> LoanFigures:
+    """The figures of one loan as of ``as_of``, computed by the same SQL as the nightly
+    run (nothing is written). Raises LookupError for an unknown loan."""
+    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
+        raise TypeError("as_of must be a datetime.date")
+    d = sql.Dialect(connection.vendor)
+    with connection.cursor() as cur:
+        cur.execute(sql.loan_figures(d, as_of, sql.Scope(loan_id=int(loan_id))))
+        row = cur.fetchone()
+    if row is None:
+        raise LookupError(f"no loan with id {loan_id}")
+    values = dict(zip(sql.LOAN_COLUMNS, row, strict=True))
+    dpd = int(values["dpd"])
+    return LoanFigures(
+        loan_id=int(values["loan_id"]),
+        as_of=as_of,
+        dpd=dpd,
+        bucket=bucket_for_dpd(dpd),
+        overdue_principal=fen_to_decimal(int(values["overdue_principal_fen"])),
+        overdue_interest=fen_to_decimal(int(values["overdue_interest_fen"])),
+        outstanding_principal=fen_to_decimal(int(values["outstanding_principal_fen"])),
+        penalty_accrued=fen_to_decimal(int(values["penalty_accrued_fen"])),
+        penalty_paid=fen_to_decimal(int(values["penalty_paid_fen"])),
+        penalty=fen_to_decimal(int(values["penalty_fen"])),
+        penalty_capped=bool(values["penalty_capped"]),
+        balance=fen_to_decimal(int(values["balance_fen"])),
+    )

@@ -4,17 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from cuishou.cases.models import Case
 from cuishou.cases.selectors import case_visible_queryset
-from cuishou.cases.services import case_assign
+from cuishou.cases.services import case_assign, case_stage_set
+
+
+class CaseAdminForm(forms.ModelForm):
+    stage_reason = forms.CharField(
+        label=_("Why the stage is set by hand"),
+        required=False,
+        max_length=200,
+        help_text=_("Required when you change the stage. The nightly run keeps it as a floor."),
+    )
+
+    class Meta:
+        model = Case
+        fields = ["assignee", "stage"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "stage" in self.changed_data and not (cleaned.get("stage_reason") or "").strip():
+            self.add_error("stage_reason", _("Say why the stage is set by hand."))
+        return cleaned
 
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
+    form = CaseAdminForm
     list_display = (
         "id",
         "client",
@@ -31,14 +53,17 @@ class CaseAdmin(admin.ModelAdmin):
     search_fields = ("=id", "debtor__name", "client__code", "assignee__username")
     raw_id_fields = ("client", "debtor", "assignee")
     list_select_related = ("client", "debtor", "assignee")
-    # Only the assignee is edited here (through ``case_assign``, audited). Stage and status
-    # change through their own services, which know the allowed transitions.
+    # Only the assignee and the stage are edited here (through ``case_assign`` and
+    # ``case_stage_set``, audited). Status changes through its own services.
     fields = (
         "client",
         "debtor",
         "assignee",
         "stage",
+        "stage_reason",
         "stage_set_by_hand",
+        "stage_set_by",
+        "stage_set_at",
         "status",
         "status_reason",
         "bucket",
@@ -52,7 +77,7 @@ class CaseAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    readonly_fields = tuple(f for f in fields if f != "assignee")
+    readonly_fields = tuple(f for f in fields if f not in {"assignee", "stage", "stage_reason"})
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         # The admin shows the same scope as pages and API.
@@ -66,6 +91,14 @@ class CaseAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Case, form: Any, change: bool) -> None:
+        if "stage" in form.changed_data:
+            original = Case.objects.get(pk=obj.pk)
+            case_stage_set(
+                actor=request.user,
+                case=original,
+                stage=obj.stage,
+                reason=form.cleaned_data["stage_reason"],
+            )
         if "assignee" in form.changed_data:
             case_assign(
                 actor=request.user, case=obj, assignee=obj.assignee, reason="changed in admin"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import audit_record
+from cuishou.cases.choices import Stage
 from cuishou.cases.models import Case
 from cuishou.cases.selectors import case_visible_queryset, user_may_reveal_pii
 from cuishou.portfolio.models import ContactPoint
@@ -77,4 +79,37 @@ def case_assign(*, actor: Any, case: Case, assignee: Any, reason: str = "") -> C
     )
     case.assignee_id = after
     case.updated_at = locked.updated_at
+    return locked
+
+
+@transaction.atomic
+def case_stage_set(*, actor: Any, case: Case, stage: str, reason: str) -> Case:
+    """Set the case's stage by hand. The nightly run then never moves it back below this
+    stage (it still moves it forward when the strategy table says a later one).
+
+    A reason is required; the change is audited with the stage before and after."""
+    if stage not in Stage.values:
+        raise ValidationError(_("Unknown stage: %(stage)s") % {"stage": stage})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Say why the stage is set by hand."))
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    before = {"stage": locked.stage, "stage_set_by_hand": locked.stage_set_by_hand}
+    locked.stage = stage
+    locked.stage_set_by_hand = True
+    locked.stage_set_by = actor if getattr(actor, "pk", None) else None
+    locked.stage_set_at = timezone.now()
+    locked.save(
+        update_fields=["stage", "stage_set_by_hand", "stage_set_by", "stage_set_at", "updated_at"]
+    )
+    audit_record(
+        actor=actor,
+        action="case.stage",
+        object_type="cases.case",
+        object_id=str(locked.pk),
+        case_id=locked.pk,
+        summary=f"stage {before['stage']} → {stage} by hand: {reason}",
+        before=before,
+        after={"stage": stage, "stage_set_by_hand": True, "rule": "hand", "reason": reason},
+    )
     return locked

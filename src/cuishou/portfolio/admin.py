@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from cuishou.cases.models import StageRule
 from cuishou.core.masking import mask_id_number, mask_phone
 from cuishou.portfolio.models import (
     Address,
@@ -20,8 +21,17 @@ from cuishou.portfolio.models import (
 )
 
 
+class StageRuleInline(admin.TabularInline):
+    """The client's strategy table: the stage for each bucket (empty: the default ladder)."""
+
+    model = StageRule
+    extra = 0
+    fields = ["bucket", "stage"]
+
+
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
+    inlines = [StageRuleInline]
     list_display = ["code", "name", "policy_pack", "is_active"]
     list_filter = ["policy_pack", "is_active"]
     search_fields = ["code", "name"]

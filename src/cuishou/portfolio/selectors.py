@@ -70,6 +70,7 @@ def loan_state(*, client_code: str, contract_no: str) -> dict[str, Any]:
         "overdue_principal": format_money(loan.overdue_principal),
         "overdue_interest": format_money(loan.overdue_interest),
         "penalty": format_money(loan.penalty),
+        "penalty_capped": loan.penalty_capped,
         "balance": format_money(loan.balance),
         "case": {"stage": case.stage, "status": case.status} if case else None,
         "schedule": schedule,

@@ -52,6 +52,20 @@ def _case_reopen(e: AuditEvent) -> str:
     }
 
 
+def _case_stage(e: AuditEvent) -> str:
+    before, after = e.before or {}, e.after or {}
+    values = {
+        "old": _stage_label(before.get("stage", "")),
+        "new": _stage_label(after.get("stage", "")),
+        "bucket": after.get("bucket", ""),
+        "date": after.get("as_of", ""),
+        "reason": after.get("reason", ""),
+    }
+    if after.get("rule") == "hand":
+        return _("stage %(old)s → %(new)s, set by hand: %(reason)s") % values
+    return _("stage %(old)s → %(new)s by the strategy table (%(bucket)s as of %(date)s)") % values
+
+
 def _pii_reveal(e: AuditEvent) -> str:
     field = (e.after or {}).get("field", "")
     label = _PII_FIELDS.get(field)
@@ -75,6 +89,7 @@ _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
     "case.open": _case_open,
     "case.cure": _case_cure,
     "case.reopen": _case_reopen,
+    "case.stage": _case_stage,
     "pii.reveal": _pii_reveal,
     "portfolio.import": _portfolio_import,
     "loan.update": _loan_update,

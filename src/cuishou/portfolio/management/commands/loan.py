@@ -51,6 +51,11 @@ class Command(BaseCommand):
                 "penalty": state["penalty"],
                 "balance": state["balance"],
             },
+            *(
+                [_("penalty capped: charges reached the product's annual cost cap")]
+                if state["penalty_capped"]
+                else []
+            ),
             _("case: %(case)s") % {"case": f"{case['stage']} / {case['status']}" if case else "-"},
             _("schedule:"),
         ]

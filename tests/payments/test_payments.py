@@ -14,6 +14,7 @@ from django.test import Client as HttpClient
 from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_verify
 from cuishou.engine.models import RecomputeMark
+from cuishou.engine.selectors import loan_figures_as_of
 from cuishou.payments.choices import PaymentStatus
 from cuishou.payments.models import Payment, PaymentAllocation
 from cuishou.payments.services import payment_post, payment_reverse
@@ -387,6 +388,29 @@ def test_reversing_a_backdated_payment_marks_from_its_value_date(loan, clerk):
         dt.date(2026, 10, 1),
         dt.date(2026, 10, 1),
     ]
+
+
+def test_the_engine_sees_a_backdated_payment_from_its_value_date_on(clerk):
+    loan = make_loan(*PENALTY_LOAN, penalty_rate="0.36")
+    payment_post(actor=clerk, loan=loan, amount=D("1091.00"), value_date=dt.date(2026, 11, 13))
+
+    before = loan_figures_as_of(loan_id=loan.pk, as_of=dt.date(2026, 11, 12))
+    on = loan_figures_as_of(loan_id=loan.pk, as_of=dt.date(2026, 11, 13))
+
+    # The day before: 1000.00 principal and 50.00 interest overdue, 33 days of penalty.
+    assert (before.overdue_principal, before.overdue_interest, before.penalty) == (
+        D("1000.00"),
+        D("50.00"),
+        D("33.00"),
+    )
+    # From the value date: 34.00 penalty paid (day 11-13 still bears it), 1050.00 of the
+    # schedule, 7.00 held as credit; nothing owed.
+    assert (on.overdue_principal, on.overdue_interest, on.penalty, on.dpd) == (
+        D("0.00"),
+        D("0.00"),
+        D("0.00"),
+        0,
+    )
 
 
 # --- audit -----------------------------------------------------------------------------

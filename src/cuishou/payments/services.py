@@ -33,6 +33,7 @@ from cuishou.cases.models import Case
 from cuishou.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
 from cuishou.core.timeutil import today_shanghai
 from cuishou.engine.marks import recompute_mark_add
+from cuishou.engine.selectors import loan_figures_as_of
 from cuishou.payments.choices import AllocationComponent, PaymentChannel, PaymentStatus
 from cuishou.payments.models import Payment, PaymentAllocation
 from cuishou.portfolio.models import Installment, Loan
@@ -98,8 +99,6 @@ def _penalty_open(loan: Loan, value_date: dt.date) -> Decimal:
         rate = loan.product.penalty_annual_rate
     if not rate:
         return ZERO  # nothing ever accrues
-    from cuishou.engine.selectors import loan_figures_as_of  # TODO: top once committed
-
     owed = loan_figures_as_of(loan_id=loan.pk, as_of=value_date).penalty
     paid_later = (
         PaymentAllocation.objects.filter(

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -181,9 +182,35 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 
-# Background work: Django's Tasks API. Immediate in development; a worker backend
-# (django-tasks-db / django-tasks-rq) in production is configured by later issues.
-TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# Background work: Django's Tasks API (django.tasks). CUISHOU_TASKS picks the backend:
+#   db        django-tasks-db, the embedded default: tasks are rows in this database, run by
+#             `cuishou db_worker --queue-name QUEUE`;
+#   rq        RQ over Redis (django-tasks-rq) for work spread over machines, run by
+#             `cuishou rqworker --job-class django_tasks_rq.Job QUEUE`;
+#   immediate in the calling process (the default under pytest).
+# Every task goes to CUISHOU_TASKS_QUEUE (tests give each run its own); RQ jobs may run for
+# CUISHOU_TASKS_TIMEOUT seconds (a shard of a national portfolio is not a 3-minute job).
+_UNDER_PYTEST = "pytest" in sys.modules
+CUISHOU_TASKS = os.environ.get("CUISHOU_TASKS") or ("immediate" if _UNDER_PYTEST else "db")
+CUISHOU_TASKS_QUEUE = os.environ.get("CUISHOU_TASKS_QUEUE", "default")
+CUISHOU_TASKS_TIMEOUT = int(os.environ.get("CUISHOU_TASKS_TIMEOUT", "21600"))
+CUISHOU_REDIS_URL = os.environ.get("CUISHOU_REDIS_URL", "redis://127.0.0.1:6379/0")
+_TASK_BACKENDS = {
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+    "db": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
+}
+if CUISHOU_TASKS not in _TASK_BACKENDS:
+    raise RuntimeError(f"CUISHOU_TASKS must be one of {', '.join(_TASK_BACKENDS)}")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[CUISHOU_TASKS], "QUEUES": [CUISHOU_TASKS_QUEUE]}}
+INSTALLED_APPS += ["django_tasks_db"]  # its table exists whichever backend runs
+if CUISHOU_TASKS == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+# django-rq looks up its connection under "default" whatever the queue's name.
+RQ_QUEUES = {
+    name: {"URL": CUISHOU_REDIS_URL, "DEFAULT_TIMEOUT": CUISHOU_TASKS_TIMEOUT}
+    for name in {"default", CUISHOU_TASKS_QUEUE}
+}
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,10 @@
    the process id is not alive, or another host and started more than ``STALE_AFTER``
    ago), and refuses to start while a live run covers the same portfolio.
 2. Records the run (``BatchRun``, status running, host and process id).
-3. History: rewrites the snapshot rows of past days (``snapshots_rewrite``):
+3. The current state as of ``as_of`` (``portfolio_recompute``): loans, cases, stages and
+   the day's snapshot rows, in one transaction.
+4. History: rewrites the snapshot rows of past days (``snapshots_rewrite``, one
+   transaction a day):
 
    - every day from ``date_from`` to ``as_of`` − 1 (``--from``), whole scope;
    - a missed night: the days after the last succeeded run's ``as_of``, at most
@@ -15,8 +18,9 @@
      run started, the days from the earliest mark's ``from_date`` on, each day only for
      the debtors marked on or before it.
 
-4. The current state as of ``as_of`` (``portfolio_recompute``): loans, cases, stages and
-   the day's snapshot rows.
+   History comes after the current state because a day's snapshot rows are written for
+   the cases that exist: a case the run opens (a reversed payment, a first import
+   replayed with ``--from``) gets its past days too.
 5. On success, in one transaction: deletes the marks it consumed and records the counts,
    the loans per bucket and the first day it rewrote. On any error: status failed with
    the reason, and the error goes on up.
@@ -27,7 +31,7 @@ running again recomputes the same figures and finishes the job. Marks are only d
 in the last transaction, so history is never forgotten.
 
 With ``shards > 1`` the debtors are split into id ranges of about equal loan counts;
-each phase (history, then current) is one task per range through Django's Tasks API
+each phase (current, then history) is one task per range through Django's Tasks API
 (``cuishou.engine.tasks``), and the run waits for every task of a phase before the next.
 With ``shards == 1`` everything runs in the calling process, so a run never waits on a
 worker that is not there.
@@ -399,7 +403,7 @@ def batch_run(
     actor: Any = ENGINE_ACTOR,
     pickup_timeout: float = PICKUP_TIMEOUT,
 ) -> BatchRun:
-    """Run the nightly batch as of ``as_of`` (history first, then the current state) and
+    """Run the nightly batch as of ``as_of`` (the current state, then history) and
     return its record. Raises ``BatchError`` when it fails (the step's own error is its
     ``__cause__``); the record then says failed and why."""
     if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
@@ -420,11 +424,11 @@ def batch_run(
         counts = dict.fromkeys(_COUNT_KEYS, 0)
         if shards == 1:
             scope = Scope(client_id=client_id)
+            _add(counts, shard_current(as_of=as_of, scope=scope, actor=actor))
             _add(
                 counts,
                 shard_history(scope=scope, full_days=plan.full_days, marked_days=plan.marked_days),
             )
-            _add(counts, shard_current(as_of=as_of, scope=scope, actor=actor))
         else:
             ranges = debtor_ranges(client_id=client_id, shards=shards)
             _add(
@@ -491,7 +495,22 @@ def _run_sharded(
     actor_id = getattr(actor, "pk", None)
     actor_label = _actor_label(actor)
     total: dict[str, int] = {}
-    pending: list[tuple[Shard, Any]]
+    pending: list[tuple[Shard, Any]] = [
+        (
+            shard,
+            tasks.batch_shard_current.enqueue(
+                run_id=run.pk,
+                client_id=client_id,
+                debtor_lo=shard.lo,
+                debtor_hi=shard.hi,
+                as_of=run.as_of.isoformat(),
+                actor_id=actor_id,
+                actor_label=actor_label,
+            ),
+        )
+        for shard in ranges
+    ]
+    _add(total, _await(run, pending, phase=_("current state"), pickup_timeout=pickup_timeout))
     if plan.days:
         full = [d.isoformat() for d in plan.full_days]
         marked = [d.isoformat() for d in plan.marked_days]
@@ -510,22 +529,6 @@ def _run_sharded(
             for shard in ranges
         ]
         _add(total, _await(run, pending, phase=_("history"), pickup_timeout=pickup_timeout))
-    pending = [
-        (
-            shard,
-            tasks.batch_shard_current.enqueue(
-                run_id=run.pk,
-                client_id=client_id,
-                debtor_lo=shard.lo,
-                debtor_hi=shard.hi,
-                as_of=run.as_of.isoformat(),
-                actor_id=actor_id,
-                actor_label=actor_label,
-            ),
-        )
-        for shard in ranges
-    ]
-    _add(total, _await(run, pending, phase=_("current state"), pickup_timeout=pickup_timeout))
     return total
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cuishou.core.timeutil import today_shanghai
 from cuishou.engine.batch import PICKUP_TIMEOUT, BatchError, batch_run
@@ -12,14 +13,12 @@ from cuishou.engine.models import BatchRun
 from cuishou.portfolio.models import Client
 
 
-def _date(options: dict[str, Any], name: str) -> dt.date | None:
-    value = options[name]
+def _date(value: str | None, flag: str) -> dt.date | None:
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        flag = "--" + name.replace("_", "-")
         raise CommandError(
             _("%(flag)s: %(value)s is not a date (YYYY-MM-DD)") % {"flag": flag, "value": value}
         ) from None
@@ -51,11 +50,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        as_of, date_from, date_to = (
-            _date(options, "as_of"),
-            _date(options, "date_from"),
-            _date(options, "date_to"),
-        )
+        as_of = _date(options["as_of"], "--as-of")
+        date_from = _date(options["date_from"], "--from")
+        date_to = _date(options["date_to"], "--to")
         today = today_shanghai()
         if as_of is not None and date_to is not None:
             raise CommandError(_("give --as-of or --to, not both (they name the same day)"))
@@ -101,14 +98,14 @@ class Command(BaseCommand):
         seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0
         lines = [
             _(
-                "Batch run #%(id)d as of %(as_of)s (%(scope)s, %(shards)d shards) "
+                "Batch run #%(id)d as of %(as_of)s (%(scope)s, %(shards)s) "
                 "succeeded in %(seconds).1f s."
             )
             % {
                 "id": run.pk,
                 "as_of": run.as_of,
                 "scope": run.client.code if run.client else _("every client"),
-                "shards": run.shards,
+                "shards": ngettext("%(n)d shard", "%(n)d shards", run.shards) % {"n": run.shards},
                 "seconds": seconds,
             }
         ]

@@ -11,13 +11,19 @@ CUISHOU := $(VENV)/bin/cuishou
 PG_URL ?= postgres://postgres@127.0.0.1:5432/cuishou
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKERS ?= 2
+QUEUE ?= default
 
-.PHONY: help install system-deps run test test-pg lint typecheck check messages services bench clean
+.PHONY: help install system-deps run test test-pg test-redis lint typecheck check messages services \
+	workers rq-workers bench clean
 
 help:
 	@echo "make run      install, migrate, load the demo portfolio when empty, serve http://$(HOST):$(PORT)"
 	@echo "make test     install and run the whole test suite (SQLite)"
 	@echo "make test-pg  the same suite against PostgreSQL ($(PG_URL))"
+	@echo "make test-redis  the batch run's RQ workers over Redis, on PostgreSQL (fails without Redis)"
+	@echo "make workers  $(WORKERS) task workers on this database (django-tasks-db) for \`cuishou batch --shards N\`"
+	@echo "make rq-workers  $(WORKERS) RQ workers over Redis (run the batch with CUISHOU_TASKS=rq)"
 	@echo "make check    ruff, mypy, django checks, missing migrations"
 
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -40,7 +46,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# PostgreSQL on this machine; started when not running.
+# PostgreSQL and Redis (the RQ task workers' queue) on this machine; started when not running.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
 	  ls /etc/postgresql/*/main >/dev/null 2>&1 || { \
@@ -48,6 +54,14 @@ services:
 	  echo "starting PostgreSQL"; \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -n 1) main start; \
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+	@(exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null || { \
+	  command -v redis-server >/dev/null 2>&1 || { \
+	    echo "installing Debian package: redis-server"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }; \
+	  echo "starting Redis"; \
+	  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no >/dev/null; \
+	  for i in $$(seq 1 30); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 1; done; }
 
 run: install system-deps
 	$(CUISHOU) compilemessages --ignore=.venv -v 0
@@ -62,6 +76,27 @@ test: install system-deps
 test-pg: install system-deps services
 	$(CUISHOU) compilemessages --ignore=.venv -v 0
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -q
+
+# The nightly batch's shards on two RQ workers over the real Redis, against PostgreSQL;
+# CUISHOU_REDIS_REQUIRED turns the "Redis is not reachable" skip into a failure.
+test-redis: install services
+	DATABASE_URL=$(PG_URL) CUISHOU_REDIS_REQUIRED=1 $(VENV)/bin/pytest -q -rs tests/engine/test_batch_processes.py -k rq
+
+# Task workers for `cuishou batch --shards N`, in the foreground (Ctrl-C stops them).
+# The database backend is the default; QUEUE=... and WORKERS=... as needed.
+workers: install
+	@echo "$(WORKERS) database task workers on queue $(QUEUE); Ctrl-C stops them"
+	@trap 'kill $$(jobs -p) 2>/dev/null' INT TERM; \
+	for i in $$(seq 1 $(WORKERS)); do \
+	  CUISHOU_TASKS=db CUISHOU_TASKS_QUEUE=$(QUEUE) $(CUISHOU) db_worker --queue-name $(QUEUE) --no-reload & \
+	done; wait
+
+rq-workers: install services
+	@echo "$(WORKERS) RQ workers on queue $(QUEUE); run the batch with CUISHOU_TASKS=rq; Ctrl-C stops them"
+	@trap 'kill $$(jobs -p) 2>/dev/null' INT TERM; \
+	for i in $$(seq 1 $(WORKERS)); do \
+	  CUISHOU_TASKS=rq CUISHOU_TASKS_QUEUE=$(QUEUE) $(CUISHOU) rqworker --job-class django_tasks_rq.Job $(QUEUE) & \
+	done; wait
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -421,8 +421,6 @@ def _allocation_row(loan: Any, installments: Sequence[Any], alloc: Alloc) -> Non
 def post_allocation(loan: Any, alloc: Alloc) -> None:
     """Add one allocation line to a loan already in the database (a payment posted
     today, possibly with an earlier value date), bumping the installment's paid field."""
-    from django.db.models import F
-
     from cuishou.portfolio.models import Installment
 
     installments = list(Installment.objects.filter(loan=loan).order_by("seq"))
@@ -430,9 +428,10 @@ def post_allocation(loan: Any, alloc: Alloc) -> None:
     if alloc.is_reversed or alloc.seq is None:
         return
     column = {PRINCIPAL: "principal_paid", INTEREST: "interest_paid"}[alloc.component]
-    Installment.objects.filter(pk=installments[alloc.seq - 1].pk).update(
-        **{column: F(column) + alloc.amount}
-    )
+    row = installments[alloc.seq - 1]
+    # Added in Python (exact Decimal): SQLite would add the column as a float.
+    paid = yuan(fen(getattr(row, column)) + fen(alloc.amount))
+    Installment.objects.filter(pk=row.pk).update(**{column: paid})
 
 
 def with_allocation(ref: RefLoan, alloc: Alloc) -> RefLoan:

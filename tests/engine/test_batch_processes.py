@@ -148,7 +148,9 @@ def env_for(db: Db, folder: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def cli(db: Db, folder: Path, *args: str, env: dict[str, str] | None = None, check: bool = True):  # type: ignore[no-untyped-def]
+def cli(
+    db: Db, folder: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [CUISHOU, *args],
         env=env or env_for(db, folder),

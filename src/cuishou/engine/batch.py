@@ -101,9 +101,6 @@ class Shard:
     lo: int | None
     hi: int | None
 
-    def scope(self, client_id: int | None) -> Scope:
-        return Scope(client_id=client_id, debtor_lo=self.lo, debtor_hi=self.hi)
-
     def label(self) -> str:
         lo = "…" if self.lo is None else str(self.lo)
         hi = "…" if self.hi is None else str(self.hi - 1)

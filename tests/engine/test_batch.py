@@ -460,3 +460,39 @@ def test_a_failing_shard_fails_the_run_naming_it(monkeypatch: pytest.MonkeyPatch
     assert expected in str(exc.value) and expected in run.errors
     assert "ValueError: bad row in shard" in run.errors
     assert RecomputeMark.objects.count() == 1
+
+
+# --- the admin --------------------------------------------------------------------------
+
+
+def test_admin_lists_runs_read_only_and_a_days_snapshots(client: Any) -> None:
+    hx, jy = ClientFactory(code="HX"), ClientFactory(code="JY")
+    overdue_loan(hx, due="2026-10-10")  # 36 days on 15 November: M2
+    overdue_loan(jy, due="2026-11-05")  # 10 days: M1
+    run = batch_run(as_of=D("2026-11-15"), date_from=D("2026-11-14"))
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    runs_page = client.get("/admin/engine/batchrun/")
+    assert runs_page.status_code == 200
+    assert "/admin/engine/batchrun/snapshots/?as_of=2026-11-15" in runs_page.text
+    assert client.get("/admin/engine/batchrun/add/").status_code == 403
+    assert client.get(f"/admin/engine/batchrun/{run.pk}/change/").status_code == 200
+
+    latest = client.get("/admin/engine/batchrun/snapshots/")  # the last run's day
+    assert latest.status_code == 200
+    assert "2 snapshot rows on 2026-11-15." in latest.text
+    assert "M2 (1)" in latest.text and "M1 (1)" in latest.text
+
+    day_before = client.get(
+        "/admin/engine/batchrun/snapshots/", {"as_of": "2026-11-14", "client": hx.pk}
+    )
+    assert "1 snapshot row on 2026-11-14." in day_before.text
+    assert "<td>35</td>" in day_before.text  # HX's dpd that day
+
+    bad = client.get("/admin/engine/batchrun/snapshots/", {"as_of": "15/11/2026"})
+    assert "15/11/2026 is not a date (YYYY-MM-DD)" in bad.text
+
+
+def test_snapshots_page_needs_the_view_permission(client: Any) -> None:
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get("/admin/engine/batchrun/snapshots/").status_code == 403

@@ -71,6 +71,7 @@ STALE_AFTER = dt.timedelta(hours=12)  # a run on another host is taken as dead a
 PICKUP_TIMEOUT = 300.0  # seconds a phase may wait for a worker to take its first task
 POLL_SECONDS = 0.25
 _MARK_CHUNK = 500
+_START_LOCK = 0x63756973  # pg_advisory_xact_lock key of "a run is starting" ("cuis")
 _COUNT_KEYS = (
     "loans",
     "cases_opened",
@@ -241,7 +242,7 @@ def history_plan(
     # Marks are consumed only by a run that leaves no later computed day behind: after a
     # replay of an older date, the days after it still need the rewrite.
     newer = BatchRun.objects.filter(
-        _scope_filter(client), status=RunStatus.SUCCEEDED, as_of__gt=as_of
+        _overlaps(client), status=RunStatus.SUCCEEDED, as_of__gt=as_of
     ).exists()
     mark_ids = () if newer else tuple(sorted(mark_id for mark_id, _d in rows))
     return HistoryPlan(
@@ -321,6 +322,11 @@ def _run_start(*, as_of: dt.date, client: Client | None, shards: int, actor: Any
     runs_abandon_stale(actor=actor)
     host = socket.gethostname()
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Two runs starting at once: the second waits here, then sees the first.
+            # (SQLite's IMMEDIATE transactions serialise this block by themselves.)
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_START_LOCK])
         live = (
             BatchRun.objects.select_for_update()
             .filter(_overlaps(client), status=RunStatus.RUNNING)

@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 ENGINE_ACTOR = "engine"
+_RULE_NAMES = {
+    sql.RULE_GRACE: "within the grace days",
+    sql.RULE_CLIENT: "the client's strategy table",
+    sql.RULE_DEFAULT: "the default ladder",
+}
 CLOSED_STATUSES = [CaseStatus.CLOSED.value, CaseStatus.WRITTEN_OFF.value]
 
 
@@ -194,11 +199,11 @@ def portfolio_recompute(
                     "case.stage",
                     case_id,
                     as_of,
-                    f"stage {old} → {new} ({bucket}, strategy table)",
+                    f"stage {old} → {new} ({bucket}, {_RULE_NAMES[rule]})",
                     before={"stage": old, "stage_set_by_hand": bool(hand)},
-                    after={"stage": new, "bucket": bucket, "rule": "strategy"},
+                    after={"stage": new, "bucket": bucket, "rule": rule},
                 )
-                for case_id, old, new, bucket, hand in moves
+                for case_id, old, new, bucket, hand, rule in moves
             ]
 
             counts["snapshots"] = _write_snapshots(cur, d, as_of, scope, current=True)

@@ -48,6 +48,8 @@ DEFAULT_LADDER: dict[str, str] = {
     Bucket.M7.value: Stage.LEGAL.value,
 }
 STAGE_WITHIN_GRACE = Stage.REMINDER.value
+# Which rule gave a case its stage (named in the audit event of a stage change).
+RULE_GRACE, RULE_CLIENT, RULE_DEFAULT = "grace", "client", "default"
 
 MICRO = 1_000_000  # rates have six decimal places
 
@@ -92,13 +94,18 @@ class Dialect:
     def div_half_up(self, num: str, den: str) -> str:
         """round_half_up(num / den) for non-negative integers, without overflow on PG."""
         if self.pg:
-            return f"CAST(ROUND(CAST({num} AS NUMERIC) / ({den})) AS BIGINT)"
+            return f"CAST(ROUND(({num}) / ({den})) AS BIGINT)"
         return f"((2 * ({num}) + ({den})) / (2 * ({den})))"
 
     def div_floor(self, num: str, den: str) -> str:
         if self.pg:
-            return f"CAST(FLOOR(CAST({num} AS NUMERIC) / ({den})) AS BIGINT)"
+            return f"CAST(FLOOR(({num}) / ({den})) AS BIGINT)"
         return f"(({num}) / ({den}))"
+
+    def wide(self, expr: str) -> str:
+        """``expr`` widened before a product that may pass 64 bits (PostgreSQL raises on
+        bigint overflow; SQLite would turn it into a float, beyond any real loan)."""
+        return f"CAST({expr} AS NUMERIC)" if self.pg else expr
 
     def true(self) -> str:
         return "TRUE" if self.pg else "1"
@@ -350,13 +357,15 @@ def loan_figures(d: Dialect, as_of: dt.date, scope: Scope, *, with_ledger: bool 
     rate = f"CAST(ROUND({annual} * {MICRO}) AS BIGINT)"
     days_lent = d.greatest("0", d.days_between(day, "s.disbursed_on"))
     cap = d.div_floor(
-        f"{fen('s.principal')} * CAST(ROUND(s.annual_cost_cap * {MICRO}) AS BIGINT) * {days_lent}",
+        f"{d.wide(fen('s.principal'))} * CAST(ROUND(s.annual_cost_cap * {MICRO}) AS BIGINT)"
+        f" * {days_lent}",
         f"s.day_count_basis * {MICRO}",
     )
+    basis = f"s.day_count_basis * {MICRO}"
     with_penalty = f"""
         SELECT s.loan_id, s.client_id, s.debtor_id, s.grace_days, s.op, s.oi, s.outp,
                s.oldest_unpaid_due,
-               {d.div_half_up(f"{fen_days} * {rate}", f"s.day_count_basis * {MICRO}")} AS raw,
+               {d.div_half_up(f"{d.wide(fen_days)} * {rate}", basis)} AS raw,
                {cap} - s.interest_charged AS room,
                {paid} AS paid
         FROM ({sums}) s
@@ -439,7 +448,7 @@ def create_case_table(d: Dialect) -> str:
         CREATE TEMP TABLE {CASE_TABLE} (
             client_id BIGINT, debtor_id BIGINT, max_dpd INTEGER, bucket VARCHAR(3),
             overdue_fen BIGINT, penalty_fen BIGINT, balance_fen BIGINT, grace_days INTEGER,
-            ladder_stage VARCHAR(16),
+            ladder_stage VARCHAR(16), ladder_rule VARCHAR(8),
             PRIMARY KEY (client_id, debtor_id)){on_commit}
     """
 
@@ -449,11 +458,15 @@ def fill_case_table(d: Dialect) -> str:
     summed amounts, the longest grace, and the stage the strategy table gives."""
     return f"""
         INSERT INTO {CASE_TABLE} (client_id, debtor_id, max_dpd, bucket, overdue_fen,
-                                  penalty_fen, balance_fen, grace_days, ladder_stage)
+                                  penalty_fen, balance_fen, grace_days, ladder_stage,
+                                  ladder_rule)
         SELECT f.client_id, f.debtor_id, f.max_dpd, f.bucket, f.overdue_fen, f.penalty_fen,
                f.balance_fen, f.grace_days,
                CASE WHEN f.max_dpd <= f.grace_days THEN '{STAGE_WITHIN_GRACE}'
-                    ELSE COALESCE(r.stage, {default_stage_case("f.bucket")}) END
+                    ELSE COALESCE(r.stage, {default_stage_case("f.bucket")}) END,
+               CASE WHEN f.max_dpd <= f.grace_days THEN '{RULE_GRACE}'
+                    WHEN r.stage IS NOT NULL THEN '{RULE_CLIENT}'
+                    ELSE '{RULE_DEFAULT}' END
         FROM (
             SELECT g.*, {bucket_case("g.max_dpd")} AS bucket FROM (
                 SELECT s.client_id, s.debtor_id, MAX(s.dpd) AS max_dpd,
@@ -587,10 +600,10 @@ def _hand(d: Dialect, alias: str) -> str:
 
 def stage_changes(d: Dialect, scope: Scope, statuses: list[str]) -> str:
     """Open cases whose stage the strategy table moves: id, old stage, new stage, bucket,
-    whether the old one was set by hand."""
+    whether the old one was set by hand, the rule (grace, client or default)."""
     new = _new_stage(_hand(d, "c"), "c.stage", "f.ladder_stage")
     return f"""
-        SELECT c.id, c.stage, {new}, f.bucket, c.stage_set_by_hand
+        SELECT c.id, c.stage, {new}, f.bucket, c.stage_set_by_hand, f.ladder_rule
         FROM cases_case c
         JOIN {CASE_TABLE} f ON f.client_id = c.client_id AND f.debtor_id = c.debtor_id
         WHERE c.status IN ({_quoted(statuses)})

@@ -61,9 +61,17 @@ def _case_stage(e: AuditEvent) -> str:
         "date": after.get("as_of", ""),
         "reason": after.get("reason", ""),
     }
-    if after.get("rule") == "hand":
+    rule = after.get("rule")
+    if rule == "hand":
         return _("stage %(old)s → %(new)s, set by hand: %(reason)s") % values
-    return _("stage %(old)s → %(new)s by the strategy table (%(bucket)s as of %(date)s)") % values
+    if rule == "client":
+        return (
+            _("stage %(old)s → %(new)s by the client's strategy table (%(bucket)s as of %(date)s)")
+            % values
+        )
+    if rule == "grace":
+        return _("stage %(old)s → %(new)s: within the grace days as of %(date)s") % values
+    return _("stage %(old)s → %(new)s by the default ladder (%(bucket)s as of %(date)s)") % values
 
 
 def _pii_reveal(e: AuditEvent) -> str:

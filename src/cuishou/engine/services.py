@@ -84,10 +84,8 @@ def _prepare(cur: CursorWrapper, d: sql.Dialect, as_of: dt.date, scope: Scope) -
     """Fill the two working tables with the figures as of ``as_of``."""
     for statement in sql.drop_work_tables(d):
         cur.execute(statement)
-    cur.execute(sql.has_ledger())
-    with_ledger = bool(cur.fetchone()[0])
     cur.execute(sql.create_loan_table(d))
-    cur.execute(sql.fill_loan_table(d, as_of, scope, with_ledger=with_ledger))
+    cur.execute(sql.fill_loan_table(d, as_of, scope))
     cur.execute(sql.create_case_table(d))
     cur.execute(sql.fill_case_table(d))
     for statement in sql.analyze(d):

@@ -180,10 +180,21 @@ def _quoted(values: list[str]) -> str:
 # --- per loan -----------------------------------------------------------------------
 
 
-def _allocations_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+def _products(d: Dialect, as_of: dt.date) -> str:
+    """Each product's terms plus the last due date that is past its grace days as of the
+    day (computed once per product, not once per installment)."""
+    return f"""
+        SELECT pp.id, pp.grace_days, pp.day_count_basis, pp.compound_penalty,
+               pp.annual_cost_cap, pp.penalty_annual_rate,
+               {d.minus_days(as_of, "pp.grace_days")} AS grace_until
+        FROM portfolio_product pp
+    """
+
+
+def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     """Per installment with dated (not reversed) allocations: what was paid after the day
-    (so still unpaid as of it), the fen-days those payments did not stop, and what was paid
-    after the grace period (for the grace rule)."""
+    (still unpaid as of it), the fen-days those payments did not stop, and whether the
+    installment accrues at all (not paid in full by the end of its grace period)."""
     day = d.date(as_of)
     amount = fen("a.amount")
     n_days = d.greatest("0", d.days_between(day, "i.due_on"))
@@ -191,8 +202,10 @@ def _allocations_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> st
     bore = d.least(d.greatest("0", d.days_between("a.value_date", "i.due_on")), n_days)
     late = f"a.value_date > {day}"
     after_grace = f"{d.days_between('a.value_date', 'i.due_on')} > p.grace_days"
+    unpaid_now = fen("i.principal_due - i.principal_paid + i.interest_due - i.interest_paid")
     return f"""
-        SELECT a.installment_id AS installment_id,
+        SELECT a.installment_id, i.loan_id, i.due_on, p.grace_until,
+               {unpaid_now} AS unpaid_now,
                SUM(CASE WHEN a.component = 'principal' AND {late} THEN {amount} ELSE 0 END)
                    AS p_late,
                SUM(CASE WHEN a.component = 'interest' AND {late} THEN {amount} ELSE 0 END)
@@ -205,21 +218,31 @@ def _allocations_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> st
         FROM payments_paymentallocation a
         JOIN portfolio_installment i ON i.id = a.installment_id
         JOIN portfolio_loan l ON l.id = a.loan_id
-        JOIN portfolio_product p ON p.id = l.product_id
+        JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
         WHERE NOT a.is_reversed AND a.installment_id IS NOT NULL
           AND {scope.where(d, "l", loan=True)}
-        GROUP BY a.installment_id
+        GROUP BY a.installment_id, i.loan_id, i.due_on, p.grace_until,
+                 i.principal_due, i.principal_paid, i.interest_due, i.interest_paid
     """
 
 
-def _eligible(d: Dialect, as_of: dt.date, unpaid_now: str, after_grace: str) -> str:
-    """An installment accrues penalty as of the day when it is more than the grace days
-    overdue and was not paid in full by the end of its grace period."""
-    # Cheap tests first: SQLite evaluates AND left to right and stops at the first false.
-    return (
-        f"i.due_on < {d.date(as_of)} AND ({unpaid_now} + {after_grace}) > 0"
-        f" AND i.due_on < {d.minus_days(as_of, 'p.grace_days')}"
-    )
+def _ledger_per_loan(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per loan with dated allocations: the corrections they make to the figures computed
+    from today's paid amounts (all in fen, fen-days for penalty)."""
+    day = d.date(as_of)
+    eligible = "x.due_on < x.grace_until AND x.unpaid_now + x.after_grace > 0"
+    return f"""
+        SELECT x.loan_id,
+               SUM(CASE WHEN x.due_on < {day} THEN x.p_late ELSE 0 END) AS op_late,
+               SUM(CASE WHEN x.due_on < {day} THEN x.i_late ELSE 0 END) AS oi_late,
+               SUM(x.p_late) AS outp_late,
+               MIN(CASE WHEN x.due_on < {day} AND x.p_late + x.i_late > 0
+                        THEN x.due_on END) AS late_oldest,
+               SUM(CASE WHEN {eligible} THEN x.p_bore ELSE 0 END) AS fdp,
+               SUM(CASE WHEN {eligible} THEN x.i_bore ELSE 0 END) AS fdi
+        FROM ({_ledger_per_installment(d, as_of, scope)}) x
+        GROUP BY x.loan_id
+    """
 
 
 def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
@@ -237,17 +260,25 @@ def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     amount = fen("a.amount")
     # Days of [a, b] before the value date: the payment still counted as unpaid then.
     bore = d.least(d.greatest("0", d.days_between("a.value_date", start)), span)
-    allocs = _allocations_per_installment(d, as_of, scope)
-    eligible = _eligible(d, as_of, f"({unpaid_p} + {unpaid_i})", "COALESCE(x.after_grace, 0)")
+    # Paid after the grace period (for the grace rule), looked up per installment: pauses
+    # touch few installments, and allocations are indexed by installment.
+    after_grace = f"""COALESCE((
+        SELECT SUM({fen("g.amount")}) FROM payments_paymentallocation g
+        WHERE g.installment_id = i.id AND NOT g.is_reversed
+          AND g.component IN ('principal', 'interest')
+          AND {d.days_between("g.value_date", "i.due_on")} > p.grace_days), 0)"""
+    eligible = f"i.due_on < p.grace_until AND ({unpaid_p} + {unpaid_i} + {after_grace}) > 0"
+    # Pauses are few: SQLite must start from them (CROSS JOIN fixes its join order), not
+    # from every installment. PostgreSQL plans this by itself and has no CROSS JOIN … ON.
+    join = "JOIN" if d.pg else "CROSS JOIN"
     return f"""
         SELECT w.loan_id, SUM(w.fd_p) AS fd_p, SUM(w.fd_i) AS fd_i FROM (
             SELECT i.loan_id,
                    ({unpaid_p}) * {span} AS fd_p, ({unpaid_i}) * {span} AS fd_i
             FROM portfolio_penaltypause z
-            JOIN portfolio_installment i ON i.loan_id = z.loan_id
-            JOIN portfolio_loan l ON l.id = z.loan_id
-            JOIN portfolio_product p ON p.id = l.product_id
-            LEFT JOIN ({allocs}) x ON x.installment_id = i.id
+            {join} portfolio_loan l ON l.id = z.loan_id
+            {join} ({_products(d, as_of)}) p ON p.id = l.product_id
+            {join} portfolio_installment i ON i.loan_id = z.loan_id
             WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
               AND {eligible}
             UNION ALL
@@ -255,12 +286,11 @@ def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
                    CASE WHEN a.component = 'principal' THEN {amount} * {bore} ELSE 0 END,
                    CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END
             FROM portfolio_penaltypause z
-            JOIN portfolio_installment i ON i.loan_id = z.loan_id
-            JOIN payments_paymentallocation a
+            {join} portfolio_loan l ON l.id = z.loan_id
+            {join} ({_products(d, as_of)}) p ON p.id = l.product_id
+            {join} portfolio_installment i ON i.loan_id = z.loan_id
+            {join} payments_paymentallocation a
                  ON a.installment_id = i.id AND NOT a.is_reversed
-            JOIN portfolio_loan l ON l.id = z.loan_id
-            JOIN portfolio_product p ON p.id = l.product_id
-            LEFT JOIN ({allocs}) x ON x.installment_id = i.id
             WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
               AND {eligible}
         ) w
@@ -296,81 +326,99 @@ LOAN_COLUMNS = (
 )
 
 
-def loan_figures(d: Dialect, as_of: dt.date, scope: Scope, *, with_ledger: bool = True) -> str:
+def _within_grace(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per loan: the fen-days (principal, interest) of overdue installments still within
+    their grace days (due on or after the product's ``grace_until``), which the scan
+    counted and which accrue nothing yet. Only installments due in the last
+    ``MAX(grace_days)`` days can be such, so this reads a range of the due-date index."""
+    day = d.date(as_of)
+    up = "(i.principal_due - i.principal_paid)"
+    ui = "(i.interest_due - i.interest_paid)"
+    n_days = d.days_between(day, "i.due_on")
+    longest = "(SELECT COALESCE(MAX(g.grace_days), 0) FROM portfolio_product g)"
+    return f"""
+        SELECT i.loan_id,
+               SUM(CASE WHEN {up} > 0 THEN {up} * {n_days} ELSE 0 END) AS fdp,
+               SUM(CASE WHEN {ui} > 0 THEN {ui} * {n_days} ELSE 0 END) AS fdi
+        FROM portfolio_installment i
+        JOIN portfolio_loan l ON l.id = i.loan_id
+        JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
+        WHERE i.due_on >= {d.minus_days(as_of, longest)} AND i.due_on < {day}
+          AND i.due_on >= p.grace_until
+          AND {scope.where(d, "l", loan=True)}
+        GROUP BY i.loan_id
+    """
+
+
+def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     """Per loan in scope, as of the end of ``as_of``: the columns of ``LOAN_COLUMNS``
-    (amounts in integer fen). ``with_ledger=False`` leaves out dated allocations and
-    pauses (for a database that has none, which is faster)."""
+    (amounts in integer fen).
+
+    The scan over the installments works from today's paid amounts with as little work
+    per row as it can: no join but the loan's own row, amounts summed per loan and turned
+    into fen once per loan (a handful of two-decimal amounts sum exactly enough to round
+    to the right fen). The product's terms, the grace days, dated allocations and pauses,
+    which are few, come in per loan afterwards."""
     day = d.date(as_of)
     overdue = f"i.due_on < {day}"
-    unpaid_p_now = fen("i.principal_due - i.principal_paid")
-    unpaid_i_now = fen("i.interest_due - i.interest_paid")
-    if with_ledger:
-        unpaid_p = f"({unpaid_p_now} + COALESCE(x.p_late, 0))"
-        unpaid_i = f"({unpaid_i_now} + COALESCE(x.i_late, 0))"
-        bore_p, bore_i = "COALESCE(x.p_bore, 0)", "COALESCE(x.i_bore, 0)"
-        after_grace = "COALESCE(x.after_grace, 0)"
-        allocations = _allocations_per_installment(d, as_of, scope)
-        ledger_join = f"LEFT JOIN ({allocations}) x ON x.installment_id = i.id"
-    else:
-        unpaid_p, unpaid_i = unpaid_p_now, unpaid_i_now
-        bore_p = bore_i = after_grace = "0"
-        ledger_join = ""
+    up = "(i.principal_due - i.principal_paid)"
+    ui = "(i.interest_due - i.interest_paid)"
     n_days = d.days_between(day, "i.due_on")
-    eligible = _eligible(d, as_of, f"({unpaid_p_now} + {unpaid_i_now})", after_grace)
+    unpaid = "(i.principal_due > i.principal_paid OR i.interest_due > i.interest_paid)"
     sums = f"""
-            SELECT l.id AS loan_id, l.client_id, l.debtor_id, l.principal, l.disbursed_on,
-                   l.penalty_annual_rate, p.penalty_annual_rate AS product_penalty_rate,
-                   p.grace_days, p.day_count_basis, p.compound_penalty, p.annual_cost_cap,
-                   COALESCE(SUM(CASE WHEN {overdue} THEN {unpaid_p} ELSE 0 END), 0)
-                       AS op,
-                   COALESCE(SUM(CASE WHEN {overdue} THEN {unpaid_i} ELSE 0 END), 0)
-                       AS oi,
-                   COALESCE(SUM({unpaid_p}), 0) AS outp,
-                   MIN(CASE WHEN {overdue} AND ({unpaid_p} > 0 OR {unpaid_i} > 0)
-                            THEN i.due_on END) AS oldest_unpaid_due,
-                   COALESCE(SUM(CASE WHEN {eligible}
-                                     THEN {unpaid_p_now} * {n_days} + {bore_p} END), 0)
-                       AS fd_p,
-                   COALESCE(SUM(CASE WHEN {eligible}
-                                     THEN {unpaid_i_now} * {n_days} + {bore_i} END), 0)
-                       AS fd_i,
-                   COALESCE(SUM(CASE WHEN i.due_on <= {day} THEN {fen("i.interest_due")} END), 0)
-                       AS interest_charged
+            SELECT l.id AS loan_id, l.client_id, l.debtor_id, l.product_id, l.principal,
+                   l.disbursed_on, l.penalty_annual_rate,
+                   SUM(CASE WHEN {overdue} THEN {up} END) AS op,
+                   SUM(CASE WHEN {overdue} THEN {ui} END) AS oi,
+                   SUM({up}) AS outp,
+                   MIN(CASE WHEN {overdue} AND {unpaid} THEN i.due_on END) AS oldest_unpaid_due,
+                   SUM(CASE WHEN {overdue} AND i.principal_due > i.principal_paid
+                            THEN {up} * {n_days} END) AS fdp,
+                   SUM(CASE WHEN {overdue} AND i.interest_due > i.interest_paid
+                            THEN {ui} * {n_days} END) AS fdi,
+                   SUM(CASE WHEN i.due_on <= {day} THEN i.interest_due END) AS charged
             FROM portfolio_loan l
-            JOIN portfolio_product p ON p.id = l.product_id
             LEFT JOIN portfolio_installment i ON i.loan_id = l.id
-            {ledger_join}
             WHERE {scope.where(d, "l", loan=True)}
-            GROUP BY l.id, p.id
+            GROUP BY l.id
     """
-    if with_ledger:
-        pause_join = f"LEFT JOIN ({_pause_fen_days(d, as_of, scope)}) z ON z.loan_id = s.loan_id"
-        paid_join = f"LEFT JOIN ({_penalty_paid(d, as_of, scope)}) pp ON pp.loan_id = s.loan_id"
-        paused_p, paused_i = "COALESCE(z.fd_p, 0)", "COALESCE(z.fd_i, 0)"
-        paid = "COALESCE(pp.paid, 0)"
-    else:
-        pause_join = paid_join = ""
-        paused_p = paused_i = paid = "0"
-    compound = "s.compound_penalty" if d.pg else "s.compound_penalty <> 0"
-    fen_days = f"(s.fd_p - {paused_p} + CASE WHEN {compound} THEN s.fd_i - {paused_i} ELSE 0 END)"
-    annual = "COALESCE(s.penalty_annual_rate, s.product_penalty_rate)"
+
+    def f(column: str) -> str:
+        return f"COALESCE({fen(column)}, 0)"
+
+    op = f"({f('s.op')} + COALESCE(x.op_late, 0))"
+    oi = f"({f('s.oi')} + COALESCE(x.oi_late, 0))"
+    outp = f"({f('s.outp')} + COALESCE(x.outp_late, 0))"
+    oldest = (
+        "CASE WHEN x.late_oldest IS NULL THEN s.oldest_unpaid_due"
+        " WHEN s.oldest_unpaid_due IS NULL THEN x.late_oldest"
+        f" ELSE {d.least('s.oldest_unpaid_due', 'x.late_oldest')} END"
+    )
+    fdp = f"({f('s.fdp')} - {f('w.fdp')} + COALESCE(x.fdp, 0) - COALESCE(z.fd_p, 0))"
+    fdi = f"({f('s.fdi')} - {f('w.fdi')} + COALESCE(x.fdi, 0) - COALESCE(z.fd_i, 0))"
+    compound = "p.compound_penalty" if d.pg else "p.compound_penalty <> 0"
+    fen_days = f"({fdp} + CASE WHEN {compound} THEN {fdi} ELSE 0 END)"
+    annual = "COALESCE(s.penalty_annual_rate, p.penalty_annual_rate)"
     rate = f"CAST(ROUND({annual} * {MICRO}) AS BIGINT)"
     days_lent = d.greatest("0", d.days_between(day, "s.disbursed_on"))
+    basis = f"p.day_count_basis * {MICRO}"
     cap = d.div_floor(
-        f"{d.wide(fen('s.principal'))} * CAST(ROUND(s.annual_cost_cap * {MICRO}) AS BIGINT)"
+        f"{d.wide(fen('s.principal'))} * CAST(ROUND(p.annual_cost_cap * {MICRO}) AS BIGINT)"
         f" * {days_lent}",
-        f"s.day_count_basis * {MICRO}",
+        basis,
     )
-    basis = f"s.day_count_basis * {MICRO}"
     with_penalty = f"""
-        SELECT s.loan_id, s.client_id, s.debtor_id, s.grace_days, s.op, s.oi, s.outp,
-               s.oldest_unpaid_due,
+        SELECT s.loan_id, s.client_id, s.debtor_id, p.grace_days,
+               {op} AS op, {oi} AS oi, {outp} AS outp, {oldest} AS oldest_unpaid_due,
                {d.div_half_up(f"{d.wide(fen_days)} * {rate}", basis)} AS raw,
-               {cap} - s.interest_charged AS room,
-               {paid} AS paid
+               {cap} - {f("s.charged")} AS room,
+               COALESCE(pp.paid, 0) AS paid
         FROM ({sums}) s
-        {pause_join}
-        {paid_join}
+        JOIN ({_products(d, as_of)}) p ON p.id = s.product_id
+        LEFT JOIN ({_within_grace(d, as_of, scope)}) w ON w.loan_id = s.loan_id
+        LEFT JOIN ({_ledger_per_loan(d, as_of, scope)}) x ON x.loan_id = s.loan_id
+        LEFT JOIN ({_pause_fen_days(d, as_of, scope)}) z ON z.loan_id = s.loan_id
+        LEFT JOIN ({_penalty_paid(d, as_of, scope)}) pp ON pp.loan_id = s.loan_id
     """
     accrued = d.greatest("0", d.least("t.raw", "t.room"))
     owed = d.greatest("0", f"{accrued} - t.paid")
@@ -417,10 +465,10 @@ def create_loan_table(d: Dialect) -> str:
     """
 
 
-def fill_loan_table(d: Dialect, as_of: dt.date, scope: Scope, *, with_ledger: bool) -> str:
+def fill_loan_table(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     return f"""
         INSERT INTO {LOAN_TABLE} ({", ".join(LOAN_COLUMNS)})
-        {loan_figures(d, as_of, scope, with_ledger=with_ledger)}
+        {loan_figures(d, as_of, scope)}
     """
 
 
@@ -652,14 +700,6 @@ def insert_snapshots(d: Dialect, day: dt.date, closed: list[str], *, current: bo
         JOIN cases_case c ON c.client_id = f.client_id AND c.debtor_id = f.debtor_id
         WHERE f.max_dpd > 0 AND c.status NOT IN ({_quoted(closed)})
         ORDER BY c.id
-    """
-
-
-def has_ledger() -> str:
-    """Whether any dated allocation or pause exists (else the faster plain statement)."""
-    return """
-        SELECT EXISTS (SELECT 1 FROM payments_paymentallocation)
-            OR EXISTS (SELECT 1 FROM portfolio_penaltypause)
     """
 
 

@@ -217,6 +217,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CUISHOU_LOG_LEVEL", "WARNING")},
+    # Each task would log two INFO lines; keep cron output to what matters.
+    "loggers": {"django.tasks": {"level": "WARNING"}},
 }
 
 # Product settings

@@ -82,9 +82,7 @@ class PaymentAllocation(models.Model):
         related_name="allocations",
         help_text=_("Empty for penalty and credit, which belong to the loan."),
     )
-    component = models.CharField(
-        _("component"), max_length=16, choices=AllocationComponent.choices
-    )
+    component = models.CharField(_("component"), max_length=16, choices=AllocationComponent.choices)
     amount = MoneyField(_("amount"))
     value_date = models.DateField(_("value date"))
     is_reversed = models.BooleanField(_("reversed"), default=False)

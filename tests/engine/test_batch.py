@@ -16,6 +16,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -471,6 +472,7 @@ def test_admin_lists_runs_read_only_and_a_days_snapshots(client: Any) -> None:
     overdue_loan(jy, due="2026-11-05")  # 10 days: M1
     run = batch_run(as_of=D("2026-11-15"), date_from=D("2026-11-14"))
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
     runs_page = client.get("/admin/engine/batchrun/")
     assert runs_page.status_code == 200

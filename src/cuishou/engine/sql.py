@@ -365,60 +365,67 @@ def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     ui = "(i.interest_due - i.interest_paid)"
     n_days = d.days_between(day, "i.due_on")
     unpaid = "(i.principal_due > i.principal_paid OR i.interest_due > i.interest_paid)"
-    sums = f"""
-            SELECT l.id AS loan_id, l.client_id, l.debtor_id, l.product_id, l.principal,
-                   l.disbursed_on, l.penalty_annual_rate,
-                   SUM(CASE WHEN {overdue} THEN {up} END) AS op,
-                   SUM(CASE WHEN {overdue} THEN {ui} END) AS oi,
-                   SUM({up}) AS outp,
-                   MIN(CASE WHEN {overdue} AND {unpaid} THEN i.due_on END) AS oldest_unpaid_due,
-                   SUM(CASE WHEN {overdue} AND i.principal_due > i.principal_paid
-                            THEN {up} * {n_days} END) AS fdp,
-                   SUM(CASE WHEN {overdue} AND i.interest_due > i.interest_paid
-                            THEN {ui} * {n_days} END) AS fdi,
-                   SUM(CASE WHEN i.due_on <= {day} THEN i.interest_due END) AS charged
-            FROM portfolio_loan l
-            LEFT JOIN portfolio_installment i ON i.loan_id = l.id
-            WHERE {scope.where(d, "l", loan=True)}
-            GROUP BY l.id
-    """
 
-    def f(column: str) -> str:
-        return f"COALESCE({fen(column)}, 0)"
+    # One aggregate over the loan's installments; the per-loan corrections (products,
+    # grace window, dated allocations, pauses, penalty paid) are joined once per loan
+    # before the installments fan out, so nothing is materialised in between.
+    # PostgreSQL wants those per-loan values aggregated (they are one per group).
+    def one(expr: str) -> str:
+        return f"MAX({expr})" if d.pg else expr
 
-    op = f"({f('s.op')} + COALESCE(x.op_late, 0))"
-    oi = f"({f('s.oi')} + COALESCE(x.oi_late, 0))"
-    outp = f"({f('s.outp')} + COALESCE(x.outp_late, 0))"
+    def f(aggregate: str) -> str:
+        return f"COALESCE({fen(aggregate)}, 0)"
+
+    s_op = f"SUM(CASE WHEN {overdue} THEN {up} END)"
+    s_oi = f"SUM(CASE WHEN {overdue} THEN {ui} END)"
+    s_outp = f"SUM({up})"
+    s_oldest = f"MIN(CASE WHEN {overdue} AND {unpaid} THEN i.due_on END)"
+    owes_p = "i.principal_due > i.principal_paid"
+    owes_i = "i.interest_due > i.interest_paid"
+    s_fdp = f"SUM(CASE WHEN {overdue} AND {owes_p} THEN {up} * {n_days} END)"
+    s_fdi = f"SUM(CASE WHEN {overdue} AND {owes_i} THEN {ui} * {n_days} END)"
+    s_charged = f"SUM(CASE WHEN i.due_on <= {day} THEN i.interest_due END)"
+
+    op = f"({f(s_op)} + COALESCE({one('x.op_late')}, 0))"
+    oi = f"({f(s_oi)} + COALESCE({one('x.oi_late')}, 0))"
+    outp = f"({f(s_outp)} + COALESCE({one('x.outp_late')}, 0))"
+    late_oldest = one("x.late_oldest")
     oldest = (
-        "CASE WHEN x.late_oldest IS NULL THEN s.oldest_unpaid_due"
-        " WHEN s.oldest_unpaid_due IS NULL THEN x.late_oldest"
-        f" ELSE {d.least('s.oldest_unpaid_due', 'x.late_oldest')} END"
+        f"CASE WHEN {late_oldest} IS NULL THEN {s_oldest}"
+        f" WHEN {s_oldest} IS NULL THEN {late_oldest}"
+        f" ELSE {d.least(s_oldest, late_oldest)} END"
     )
-    fdp = f"({f('s.fdp')} - {f('w.fdp')} + COALESCE(x.fdp, 0) - COALESCE(z.fd_p, 0))"
-    fdi = f"({f('s.fdi')} - {f('w.fdi')} + COALESCE(x.fdi, 0) - COALESCE(z.fd_i, 0))"
-    compound = "p.compound_penalty" if d.pg else "p.compound_penalty <> 0"
+    fdp = (
+        f"({f(s_fdp)} - {f(one('w.fdp'))} + COALESCE({one('x.fdp')}, 0)"
+        f" - COALESCE({one('z.fd_p')}, 0))"
+    )
+    fdi = (
+        f"({f(s_fdi)} - {f(one('w.fdi'))} + COALESCE({one('x.fdi')}, 0)"
+        f" - COALESCE({one('z.fd_i')}, 0))"
+    )
+    compound = "BOOL_OR(p.compound_penalty)" if d.pg else "p.compound_penalty <> 0"
     fen_days = f"({fdp} + CASE WHEN {compound} THEN {fdi} ELSE 0 END)"
-    annual = "COALESCE(s.penalty_annual_rate, p.penalty_annual_rate)"
+    annual = f"COALESCE(l.penalty_annual_rate, {one('p.penalty_annual_rate')})"
     rate = f"CAST(ROUND({annual} * {MICRO}) AS BIGINT)"
-    days_lent = d.greatest("0", d.days_between(day, "s.disbursed_on"))
-    basis = f"p.day_count_basis * {MICRO}"
-    cap = d.div_floor(
-        f"{d.wide(fen('s.principal'))} * CAST(ROUND(p.annual_cost_cap * {MICRO}) AS BIGINT)"
-        f" * {days_lent}",
-        basis,
-    )
+    days_lent = d.greatest("0", d.days_between(day, "l.disbursed_on"))
+    basis = f"{one('p.day_count_basis')} * {MICRO}"
+    cap_rate = f"CAST(ROUND({one('p.annual_cost_cap')} * {MICRO}) AS BIGINT)"
+    cap = d.div_floor(f"{d.wide(fen('l.principal'))} * {cap_rate} * {days_lent}", basis)
     with_penalty = f"""
-        SELECT s.loan_id, s.client_id, s.debtor_id, p.grace_days,
+        SELECT l.id AS loan_id, l.client_id, l.debtor_id, {one("p.grace_days")} AS grace_days,
                {op} AS op, {oi} AS oi, {outp} AS outp, {oldest} AS oldest_unpaid_due,
                {d.div_half_up(f"{d.wide(fen_days)} * {rate}", basis)} AS raw,
-               {cap} - {f("s.charged")} AS room,
-               COALESCE(pp.paid, 0) AS paid
-        FROM ({sums}) s
-        JOIN ({_products(d, as_of)}) p ON p.id = s.product_id
-        LEFT JOIN ({_within_grace(d, as_of, scope)}) w ON w.loan_id = s.loan_id
-        LEFT JOIN ({_ledger_per_loan(d, as_of, scope)}) x ON x.loan_id = s.loan_id
-        LEFT JOIN ({_pause_fen_days(d, as_of, scope)}) z ON z.loan_id = s.loan_id
-        LEFT JOIN ({_penalty_paid(d, as_of, scope)}) pp ON pp.loan_id = s.loan_id
+               {cap} - {f(s_charged)} AS room,
+               COALESCE({one("pp.paid")}, 0) AS paid
+        FROM portfolio_loan l
+        JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
+        LEFT JOIN ({_within_grace(d, as_of, scope)}) w ON w.loan_id = l.id
+        LEFT JOIN ({_ledger_per_loan(d, as_of, scope)}) x ON x.loan_id = l.id
+        LEFT JOIN ({_pause_fen_days(d, as_of, scope)}) z ON z.loan_id = l.id
+        LEFT JOIN ({_penalty_paid(d, as_of, scope)}) pp ON pp.loan_id = l.id
+        LEFT JOIN portfolio_installment i ON i.loan_id = l.id
+        WHERE {scope.where(d, "l", loan=True)}
+        GROUP BY l.id
     """
     accrued = d.greatest("0", d.least("t.raw", "t.room"))
     owed = d.greatest("0", f"{accrued} - t.paid")

@@ -510,7 +510,9 @@ def create_case_table(d: Dialect) -> str:
 
 def fill_case_table(d: Dialect) -> str:
     """Per debtor and client from the loans' working table: worst dpd and its bucket, the
-    summed amounts, the longest grace, and the stage the strategy table gives."""
+    summed amounts, the longest grace, and the stage the strategy table gives. Debtors
+    with nothing overdue and no case are left out: no case opens, changes or gets a
+    snapshot row for them."""
     return f"""
         INSERT INTO {CASE_TABLE} (client_id, debtor_id, max_dpd, bucket, overdue_fen,
                                   penalty_fen, balance_fen, grace_days, ladder_stage,
@@ -531,6 +533,10 @@ def fill_case_table(d: Dialect) -> str:
                        MAX(s.grace_days) AS grace_days
                 FROM {LOAN_TABLE} s
                 GROUP BY s.client_id, s.debtor_id
+                -- Only debtors the run has something to do with: overdue, or with a case.
+                HAVING MAX(s.dpd) > 0 OR EXISTS (
+                    SELECT 1 FROM cases_case c
+                    WHERE c.client_id = s.client_id AND c.debtor_id = s.debtor_id)
             ) g
         ) f
         LEFT JOIN cases_stagerule r ON r.client_id = f.client_id AND r.bucket = f.bucket

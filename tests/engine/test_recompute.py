@@ -13,9 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_verify
 from cuishou.cases.models import Case
+from cuishou.engine.batch import batch_run
 from cuishou.engine.services import portfolio_recompute
 from cuishou.portfolio.choices import bucket_for_dpd
 from cuishou.portfolio.models import Installment, Loan
+from cuishou.portfolio.selectors import loan_state
 from tests.factories import (
     ClientFactory,
     DebtorFactory,
@@ -295,3 +297,27 @@ def test_the_number_of_queries_does_not_grow_with_the_portfolio():
         portfolio_recompute(as_of=AS_OF)
     assert Case.objects.count() == 33
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_a_loan_whose_figures_did_not_change_is_not_rewritten_but_shows_the_last_run() -> None:
+    # Given a loan paid on time and one overdue, computed by the run of 15 November
+    client = ClientFactory(code="UC")
+    paid = LoanFactory(client=client, contract_no="PAID")
+    schedule(paid, ("2026-10-10", "1000.00", "50.00", "1000.00", "50.00"))
+    late = LoanFactory(client=client, contract_no="LATE")
+    schedule(late, ("2026-10-10", "1000.00", "50.00", "0", "0"))
+    batch_run(as_of=AS_OF)
+    written_at = Loan.objects.get(pk=paid.pk).updated_at
+
+    # When the next night runs
+    run = batch_run(as_of=AS_OF + dt.timedelta(days=1))
+
+    # Then only the overdue loan (one more day past due) is written again
+    assert (run.counts["loans"], run.counts["loans_changed"]) == (2, 1)
+    paid.refresh_from_db()
+    assert (paid.computed_as_of, paid.updated_at) == (AS_OF, written_at)
+    assert Loan.objects.get(pk=late.pk).computed_as_of == AS_OF + dt.timedelta(days=1)
+    # and loan show says the paid loan's figures hold as of the last run
+    state = loan_state(client_code="UC", contract_no="PAID")
+    assert state["computed_as_of"] == "2026-11-16"
+    assert (state["dpd"], state["balance"]) == (0, "0.00")

@@ -74,6 +74,7 @@ _MARK_CHUNK = 500
 _START_LOCK = 0x63756973  # pg_advisory_xact_lock key of "a run is starting" ("cuis")
 _COUNT_KEYS = (
     "loans",
+    "loans_changed",
     "cases_opened",
     "cases_updated",
     "cases_cured",

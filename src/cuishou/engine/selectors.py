@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Q
 
 from cuishou.core.money import fen_to_decimal
 from cuishou.engine import sql
+from cuishou.engine.choices import RunStatus
+from cuishou.engine.models import BatchRun
 from cuishou.portfolio.choices import bucket_for_dpd
 
 
@@ -58,3 +61,19 @@ def loan_figures_as_of(*, loan_id: int, as_of: dt.date) -> LoanFigures:
         penalty_capped=bool(values["penalty_capped"]),
         balance=fen_to_decimal(int(values["balance_fen"])),
     )
+
+
+def loan_computed_as_of(*, client_id: int, computed_as_of: dt.date | None) -> dt.date | None:
+    """The day a loan's stored figures are known to hold as of: its own ``computed_as_of``
+    (when a run last changed them) or the last succeeded run over its client, whichever
+    is later (a run leaves a loan whose figures did not change alone)."""
+    last_run = (
+        BatchRun.objects.filter(status=RunStatus.SUCCEEDED)
+        .filter(Q(client__isnull=True) | Q(client_id=client_id))
+        .order_by("-as_of")
+        .values_list("as_of", flat=True)
+        .first()
+    )
+    if computed_as_of is None or last_run is None:
+        return computed_as_of
+    return max(computed_as_of, last_run)

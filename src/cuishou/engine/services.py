@@ -8,7 +8,7 @@ balances, the case lifecycle and the stage ladder) are in ``docs/engine.md``.
 A run works in two temporary tables: the loans' figures as of the day, then the figures
 per debtor and client (with the stage the strategy table gives). From those it
 
-- writes the loans' computed state;
+- writes the computed state of the loans whose figures changed;
 - opens a case for every debtor and client newly overdue beyond the grace days, refreshes
   the open ones (and cured ones, so their figures stay current), cures the ones with
   nothing overdue and reopens cured ones overdue again (one case file per debtor and
@@ -112,8 +112,8 @@ def portfolio_recompute(
 ) -> dict[str, int]:
     """Recompute every loan in scope (``client``, a debtor range, or all) as of ``as_of``
     and open, update, cure, reopen and re-stage the cases; write the day's snapshots.
-    Returns counts: loans, cases_opened, cases_updated, cases_cured, cases_reopened,
-    stage_changes, snapshots."""
+    Returns counts: loans (computed), loans_changed (written: their figures changed),
+    cases_opened, cases_updated, cases_cured, cases_reopened, stage_changes, snapshots."""
     _check_date(as_of, "as_of")
     scope = _scope_of(client, scope)
     with transaction.atomic():
@@ -124,8 +124,10 @@ def portfolio_recompute(
         with connection.cursor() as cur:
             cur.execute(sql.lock_clients(d, scope.client_id))
             _prepare(cur, d, as_of, scope)
+            cur.execute(f"SELECT COUNT(*) FROM {sql.LOAN_TABLE}")
+            counts["loans"] = int(cur.fetchone()[0])
             cur.execute(sql.update_loans(d, as_of), [now])
-            counts["loans"] = max(cur.rowcount, 0)
+            counts["loans_changed"] = max(cur.rowcount, 0)
 
             # Read before the figures change, so the audit shows what the case was.
             cur.execute(sql.cases_to_cure(d, scope, OPEN_STATUSES))

@@ -480,7 +480,13 @@ def fill_loan_table(d: Dialect, as_of: dt.date, scope: Scope) -> str:
 
 
 def update_loans(d: Dialect, as_of: dt.date) -> str:
-    """Write each loan's computed state from the working table. Parameters: updated_at."""
+    """Write the computed state of each loan whose figures changed (or that was never
+    computed) from the working table. Parameters: updated_at.
+
+    A loan whose figures are what the last run wrote is left alone: its figures as of
+    ``computed_as_of`` are its figures as of this day too, and a current loan is most of
+    a portfolio (on PostgreSQL every rewritten row is a new row version in every index).
+    ``loan_state`` shows the later of the loan's date and the last run's."""
     return f"""
         UPDATE portfolio_loan
         SET overdue_principal = s.overdue_principal_fen / 100.0,
@@ -494,6 +500,13 @@ def update_loans(d: Dialect, as_of: dt.date) -> str:
             updated_at = %s
         FROM {LOAN_TABLE} s
         WHERE portfolio_loan.id = s.loan_id
+          AND (portfolio_loan.computed_as_of IS NULL
+               OR portfolio_loan.dpd <> s.dpd
+               OR portfolio_loan.overdue_principal <> s.overdue_principal_fen / 100.0
+               OR portfolio_loan.overdue_interest <> s.overdue_interest_fen / 100.0
+               OR portfolio_loan.penalty <> s.penalty_fen / 100.0
+               OR portfolio_loan.penalty_capped <> s.penalty_capped
+               OR portfolio_loan.balance <> s.balance_fen / 100.0)
     """
 
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from cuishou.cases.models import Case
 from cuishou.core.masking import mask_id_number
 from cuishou.core.money import format_money, format_rate
+from cuishou.engine.selectors import loan_computed_as_of
 from cuishou.portfolio.models import Client, Loan
 
 
@@ -35,8 +36,12 @@ def loan_state(*, client_code: str, contract_no: str) -> dict[str, Any]:
     """The loan's stored and computed state as plain JSON values (amounts as "0.00").
 
     dpd, bucket, overdue amounts, penalty and balance are as of ``computed_as_of`` (the
-    last engine run); ``case`` is the debtor's case with this client, or null."""
+    last engine run over the loan's client); ``case`` is the debtor's case with this
+    client, or null."""
     loan = loan_get(client_code=client_code, contract_no=contract_no)
+    computed_as_of = loan_computed_as_of(
+        client_id=loan.client_id, computed_as_of=loan.computed_as_of
+    )
     case = (
         Case.objects.filter(client_id=loan.client_id, debtor_id=loan.debtor_id)
         .only("stage", "status")
@@ -64,7 +69,7 @@ def loan_state(*, client_code: str, contract_no: str) -> dict[str, Any]:
         "disbursed_on": loan.disbursed_on.isoformat(),
         "currency": loan.currency,
         "status": loan.status,
-        "computed_as_of": loan.computed_as_of.isoformat() if loan.computed_as_of else None,
+        "computed_as_of": computed_as_of.isoformat() if computed_as_of else None,
         "dpd": loan.dpd,
         "bucket": loan.bucket,
         "overdue_principal": format_money(loan.overdue_principal),

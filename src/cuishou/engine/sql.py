@@ -350,6 +350,36 @@ def _within_grace(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     """
 
 
+def _corrections(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per loan that has any: everything the installment scan does not see, in one row
+    (one lookup per loan): dated allocations (amounts paid after the day, fen-days they
+    did not stop, the oldest installment they leave unpaid), the fen-days of installments
+    still within grace and of paused days (subtracted), and penalty paid."""
+    yuan_days_to_fen = fen
+    return f"""
+        SELECT c.loan_id,
+               SUM(c.op_late) AS op_late, SUM(c.oi_late) AS oi_late,
+               SUM(c.outp_late) AS outp_late, MIN(c.late_oldest) AS late_oldest,
+               SUM(c.fdp) AS fdp, SUM(c.fdi) AS fdi, SUM(c.paid) AS paid
+        FROM (
+            SELECT x.loan_id, x.op_late, x.oi_late, x.outp_late, x.late_oldest,
+                   x.fdp, x.fdi, 0 AS paid
+            FROM ({_ledger_per_loan(d, as_of, scope)}) x
+            UNION ALL
+            SELECT w.loan_id, 0, 0, 0, NULL,
+                   -{yuan_days_to_fen("w.fdp")}, -{yuan_days_to_fen("w.fdi")}, 0
+            FROM ({_within_grace(d, as_of, scope)}) w
+            UNION ALL
+            SELECT z.loan_id, 0, 0, 0, NULL, -z.fd_p, -z.fd_i, 0
+            FROM ({_pause_fen_days(d, as_of, scope)}) z
+            UNION ALL
+            SELECT pp.loan_id, 0, 0, 0, NULL, 0, 0, pp.paid
+            FROM ({_penalty_paid(d, as_of, scope)}) pp
+        ) c
+        GROUP BY c.loan_id
+    """
+
+
 def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     """Per loan in scope, as of the end of ``as_of``: the columns of ``LOAN_COLUMNS``
     (amounts in integer fen).
@@ -395,14 +425,8 @@ def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
         f" WHEN {s_oldest} IS NULL THEN {late_oldest}"
         f" ELSE {d.least(s_oldest, late_oldest)} END"
     )
-    fdp = (
-        f"({f(s_fdp)} - {f(one('w.fdp'))} + COALESCE({one('x.fdp')}, 0)"
-        f" - COALESCE({one('z.fd_p')}, 0))"
-    )
-    fdi = (
-        f"({f(s_fdi)} - {f(one('w.fdi'))} + COALESCE({one('x.fdi')}, 0)"
-        f" - COALESCE({one('z.fd_i')}, 0))"
-    )
+    fdp = f"({f(s_fdp)} + COALESCE({one('x.fdp')}, 0))"
+    fdi = f"({f(s_fdi)} + COALESCE({one('x.fdi')}, 0))"
     compound = "BOOL_OR(p.compound_penalty)" if d.pg else "p.compound_penalty <> 0"
     fen_days = f"({fdp} + CASE WHEN {compound} THEN {fdi} ELSE 0 END)"
     annual = f"COALESCE(l.penalty_annual_rate, {one('p.penalty_annual_rate')})"
@@ -416,13 +440,10 @@ def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
                {op} AS op, {oi} AS oi, {outp} AS outp, {oldest} AS oldest_unpaid_due,
                {d.div_half_up(f"{d.wide(fen_days)} * {rate}", basis)} AS raw,
                {cap} - {f(s_charged)} AS room,
-               COALESCE({one("pp.paid")}, 0) AS paid
+               COALESCE({one("x.paid")}, 0) AS paid
         FROM portfolio_loan l
         JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
-        LEFT JOIN ({_within_grace(d, as_of, scope)}) w ON w.loan_id = l.id
-        LEFT JOIN ({_ledger_per_loan(d, as_of, scope)}) x ON x.loan_id = l.id
-        LEFT JOIN ({_pause_fen_days(d, as_of, scope)}) z ON z.loan_id = l.id
-        LEFT JOIN ({_penalty_paid(d, as_of, scope)}) pp ON pp.loan_id = l.id
+        LEFT JOIN ({_corrections(d, as_of, scope)}) x ON x.loan_id = l.id
         LEFT JOIN portfolio_installment i ON i.loan_id = l.id
         WHERE {scope.where(d, "l", loan=True)}
         GROUP BY l.id

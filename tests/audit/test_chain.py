@@ -193,3 +193,40 @@ def test_concurrent_appends_do_not_fork_the_chain():
     assert sorted(AuditEvent.objects.values_list("seq", flat=True)) == list(
         range(1, 4 * per_thread + 1)
     )
+
+
+@pytest.mark.django_db
+def test_a_large_batch_goes_in_whole_and_verifies() -> None:
+    # Given a batch the size of a night that opens a portfolio's cases (written in bulk)
+    entries = [
+        AuditEntry(
+            action="case.open",
+            object_type="cases.case",
+            object_id=str(n),
+            case_id=n,
+            summary=f"opened {n}",
+            before=None if n % 2 else {"status": "cured"},
+            after={
+                "bucket": "M1",
+                "dpd": n % 30,
+                "balance": Decimal("1234.50"),
+                "as_of": dt.date(2026, 11, 15),
+            },
+        )
+        for n in range(1, 2502)
+    ]
+    # When it is recorded
+    audit_record_many(actor="engine", entries=entries)
+    # Then every event is stored as given, in order, and the chain verifies
+    assert AuditEvent.objects.count() == 2501
+    last = AuditEvent.objects.order_by("-seq").first()
+    assert last is not None and (last.seq, last.object_id, last.case_id) == (2501, "2501", 2501)
+    assert last.after == {
+        "bucket": "M1",
+        "dpd": 2501 % 30,
+        "balance": "1234.50",
+        "as_of": "2026-11-15",
+    }
+    assert last.before is None
+    assert AuditEvent.objects.get(seq=2).before == {"status": "cured"}
+    assert audit_verify().ok

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -150,6 +150,59 @@ def _actor_parts(actor: Any) -> tuple[int | None, str]:
     return actor.pk, actor.get_username()[: _MAX["actor_label"]]
 
 
+# From this many events on (a nightly run opening a portfolio's cases), rows go in through
+# one executemany instead of model instances: the same columns, a fraction of the time.
+# The returned events then have no primary key.
+_RAW_INSERT_FROM = 1000
+_COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "case_id",
+    "summary",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+)
+
+
+def _insert_raw(events: list[AuditEvent]) -> None:
+    ops = connection.ops
+    table = AuditEvent._meta.db_table
+    columns = ", ".join(_COLUMNS)
+    marks = ", ".join(["%s"] * len(_COLUMNS))
+    at = ops.adapt_datetimefield_value(events[0].at)
+
+    def json_value(value: Any) -> Any:
+        return None if value is None else ops.adapt_json_value(value, None)
+
+    rows = [
+        (
+            e.seq,
+            at,
+            e.actor_id,
+            e.actor_label,
+            e.action,
+            e.object_type,
+            e.object_id,
+            e.case_id,
+            e.summary,
+            json_value(e.before),
+            json_value(e.after),
+            e.prev_hash,
+            e.hash,
+        )
+        for e in events
+    ]
+    with connection.cursor() as cur:
+        cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+
 def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[AuditEvent]:
     """Append events to the chain in one locked step. Must run inside the caller's
     transaction so the events commit (or roll back) with the change they describe."""
@@ -180,7 +233,10 @@ def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[Audi
             prev = digest
         if not events:
             return []
-        AuditEvent.objects.bulk_create(events, batch_size=2000)
+        if len(events) > _RAW_INSERT_FROM:
+            _insert_raw(events)
+        else:
+            AuditEvent.objects.bulk_create(events, batch_size=2000)
         head.last_seq, head.last_hash = seq, prev
         head.save(update_fields=["last_seq", "last_hash"])
     return events

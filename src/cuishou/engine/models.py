@@ -109,6 +109,10 @@ class RecomputeMark(models.Model):
         verbose_name = _("recompute mark")
         verbose_name_plural = _("recompute marks")
         ordering = ["from_date", "id"]
+        # A history replay asks, for every loan in scope, whether its debtor is marked.
+        indexes = [
+            models.Index(fields=["client", "debtor", "from_date"], name="recomputemark_debtor_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.debtor_id}/{self.client_id} from {self.from_date}"

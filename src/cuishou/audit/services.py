@@ -142,7 +142,10 @@ class AuditEntry:
     after: Any = None
 
 
-def _actor_parts(actor: Any) -> tuple[int | None, str]:
+def actor_parts(actor: Any) -> tuple[int | None, str]:
+    """Who acted, as (user id, name): a user gives both; a string (``"engine"``,
+    ``"cli:alice"``) is a name without a user; None is ``"system"``. Every record that
+    says who did something (audit events, import and batch runs, payments) uses this."""
     if actor is None:
         return None, "system"
     if isinstance(actor, str):
@@ -206,7 +209,7 @@ def _insert_raw(events: list[AuditEvent]) -> None:
 def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[AuditEvent]:
     """Append events to the chain in one locked step. Must run inside the caller's
     transaction so the events commit (or roll back) with the change they describe."""
-    actor_id, actor_label = _actor_parts(actor)
+    actor_id, actor_label = actor_parts(actor)
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
         # Taken under the lock, so seq order and time order agree.

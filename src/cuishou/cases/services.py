@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cuishou.audit.services import audit_record
+from cuishou.audit.services import actor_parts, audit_record
 from cuishou.cases.choices import Stage
 from cuishou.cases.models import Case
 from cuishou.cases.selectors import case_visible_queryset, user_may_reveal_pii
@@ -97,7 +97,7 @@ def case_stage_set(*, actor: Any, case: Case, stage: str, reason: str) -> Case:
     before = {"stage": locked.stage, "stage_set_by_hand": locked.stage_set_by_hand}
     locked.stage = stage
     locked.stage_set_by_hand = True
-    locked.stage_set_by = actor if getattr(actor, "pk", None) else None
+    locked.stage_set_by_id = actor_parts(actor)[0]
     locked.stage_set_at = timezone.now()
     locked.save(
         update_fields=["stage", "stage_set_by_hand", "stage_set_by", "stage_set_at", "updated_at"]

@@ -54,7 +54,7 @@ from django.tasks import TaskResultStatus, task_backends
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cuishou.audit.services import audit_record
+from cuishou.audit.services import actor_parts, audit_record
 from cuishou.engine.choices import RunStatus
 from cuishou.engine.models import BatchRun, RecomputeMark
 from cuishou.engine.services import (
@@ -136,14 +136,6 @@ class HistoryPlan:
 def _days(first: dt.date, last: dt.date) -> list[dt.date]:
     """Every day from ``first`` to ``last`` inclusive (empty when first > last)."""
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def _actor_label(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    return str(actor.get_username())
 
 
 def _scope_filter(client: Client | None) -> Q:
@@ -354,7 +346,7 @@ def _run_start(*, as_of: dt.date, client: Client | None, shards: int, actor: Any
             client=client,
             shards=shards,
             status=RunStatus.RUNNING,
-            actor_label=_actor_label(actor)[:150],
+            actor_label=actor_parts(actor)[1],
             host=host[:100],
             pid=os.getpid(),
             started_at=timezone.now(),
@@ -496,8 +488,7 @@ def _run_sharded(
 
     _check_workers()
     client_id = run.client_id
-    actor_id = getattr(actor, "pk", None)
-    actor_label = _actor_label(actor)
+    actor_id, actor_label = actor_parts(actor)
     total: dict[str, int] = {}
     pending: list[tuple[Shard, Any]] = [
         (

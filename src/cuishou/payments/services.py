@@ -23,12 +23,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cuishou.audit.services import audit_record
+from cuishou.audit.services import actor_parts, audit_record
 from cuishou.cases.models import Case
 from cuishou.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
 from cuishou.core.timeutil import today_shanghai
@@ -75,11 +75,6 @@ def _valid_amount(amount: Decimal) -> Decimal:
             _("the amount %(amount)s is too large") % {"amount": amount}, code="payment_amount"
         )
     return amount.quantize(Decimal("0.01"))
-
-
-def _actor_user_id(actor: Any) -> int | None:
-    """The user's id for ``posted_by``/``reversed_by``; None for "system" or a label."""
-    return actor.pk if isinstance(actor, models.Model) else None
 
 
 def _case_id(loan: Loan) -> int | None:
@@ -219,7 +214,7 @@ def payment_post(
             value_date=value_date,
             channel=channel,
             reference=reference,
-            posted_by_id=_actor_user_id(actor),
+            posted_by_id=actor_parts(actor)[0],
         )
         lines = PaymentAllocation.objects.bulk_create(
             PaymentAllocation(
@@ -328,7 +323,7 @@ def payment_reverse(*, actor: Any, payment: Payment, reason: str) -> Payment:
         PaymentAllocation.objects.filter(payment=locked).update(is_reversed=True)
         locked.status = PaymentStatus.REVERSED
         locked.reversed_at = timezone.now()
-        locked.reversed_by_id = _actor_user_id(actor)
+        locked.reversed_by_id = actor_parts(actor)[0]
         locked.reversal_reason = reason
         locked.save(update_fields=["status", "reversed_at", "reversed_by", "reversal_reason"])
         audit_record(

@@ -13,7 +13,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cuishou.audit.services import AuditEntry, audit_record_many
+from cuishou.audit.services import AuditEntry, actor_parts, audit_record_many
 from cuishou.core.timeutil import today_shanghai
 from cuishou.portfolio.choices import ImportStatus
 from cuishou.portfolio.importer.errors import RowError
@@ -113,14 +113,6 @@ class ImportResult:
 
 class _DryRunRollbackError(Exception):
     """Raised inside the write transaction of a dry run to undo everything."""
-
-
-def _actor_parts(actor: Any) -> tuple[Any, str]:
-    if actor is None:
-        return None, "system"
-    if isinstance(actor, str):
-        return None, actor
-    return actor, actor.get_username()
 
 
 def _known_contracts(client: Client) -> Any:
@@ -231,10 +223,10 @@ def import_portfolio(
     ``source`` is a path to an .xlsx, a .zip of CSVs or a folder of CSVs, or an open
     binary file (.xlsx or .zip). The ImportRun is saved in any case, outside the data
     transaction, so rejected and dry runs are on record too."""
-    user, label = _actor_parts(actor)
+    user_id, label = actor_parts(actor)
     run = ImportRun.objects.create(
         client=client,
-        actor=user,
+        actor_id=user_id,
         actor_label=label,
         file_name=file_name[:255],
         file_sha256="",

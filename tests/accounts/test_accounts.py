@@ -82,7 +82,7 @@ def test_user_add_command_for_a_client_user_and_its_errors():
     call_command("user", "add", "acme1", "--role", "client", "--client", "ACME", stdout=out)
     assert User.objects.get(username="acme1").client.code == "ACME"
     assert "password: " in out.getvalue()  # a generated password is shown once
-    with pytest.raises(CommandError, match="no client"):
+    with pytest.raises(CommandError, match="unknown client"):
         call_command("user", "add", "x", "--role", "client", "--client", "NOPE")
     with pytest.raises(CommandError, match="already exists"):
         call_command("user", "add", "acme1", "--role", "client", "--client", "ACME")

@@ -13,8 +13,22 @@ from cuishou.engine.selectors import loan_computed_as_of
 from cuishou.portfolio.models import Client, Loan
 
 
+class ClientNotFoundError(LookupError):
+    """No client with that code."""
+
+
 class LoanNotFoundError(LookupError):
     """No such client, or no such contract for that client."""
+
+
+def client_get(*, code: str) -> Client:
+    """The client with this code; ``ClientNotFoundError`` says how to add one."""
+    client = Client.objects.filter(code=code).first()
+    if client is None:
+        raise ClientNotFoundError(
+            _("unknown client %(code)s (add it with `cuishou client add`)") % {"code": code}
+        )
+    return client
 
 
 def loan_get(*, client_code: str, contract_no: str) -> Loan:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from cuishou.accounts.choices import Role
 from cuishou.accounts.models import Team
 from cuishou.accounts.services import team_create, user_create
-from cuishou.portfolio.models import Client
+from cuishou.portfolio.selectors import ClientNotFoundError, client_get
 
 
 class Command(BaseCommand):
@@ -39,9 +39,10 @@ class Command(BaseCommand):
         # One transaction: a user that cannot be created leaves no new team behind.
         client = None
         if options["client"]:
-            client = Client.objects.filter(code=options["client"]).first()
-            if client is None:
-                raise CommandError(_("no client with code %(code)s") % {"code": options["client"]})
+            try:
+                client = client_get(code=options["client"])
+            except ClientNotFoundError as exc:
+                raise CommandError(str(exc)) from exc
         team = None
         if options["team"]:
             team = Team.objects.filter(name=options["team"]).first() or team_create(

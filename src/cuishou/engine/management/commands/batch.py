@@ -10,7 +10,7 @@ from django.utils.translation import ngettext
 from cuishou.core.timeutil import today_shanghai
 from cuishou.engine.batch import PICKUP_TIMEOUT, BatchError, batch_run
 from cuishou.engine.models import BatchRun
-from cuishou.portfolio.models import Client
+from cuishou.portfolio.selectors import ClientNotFoundError, client_get
 
 
 def _date(value: str | None, flag: str) -> dt.date | None:
@@ -70,12 +70,10 @@ class Command(BaseCommand):
             raise CommandError(_("--shards must be at least 1"))
         client = None
         if options["client"]:
-            client = Client.objects.filter(code=options["client"]).first()
-            if client is None:
-                raise CommandError(
-                    _("unknown client %(code)s (add it with `cuishou client add`)")
-                    % {"code": options["client"]}
-                )
+            try:
+                client = client_get(code=options["client"])
+            except ClientNotFoundError as exc:
+                raise CommandError(str(exc)) from exc
         try:
             run = batch_run(
                 as_of=as_of,

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from cuishou.portfolio.importer import import_portfolio
-from cuishou.portfolio.models import Client
+from cuishou.portfolio.selectors import ClientNotFoundError, client_get
 
 
 class Command(BaseCommand):
@@ -28,12 +28,10 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.exists():
             raise CommandError(_("no such file or folder: %(path)s") % {"path": path})
-        client = Client.objects.filter(code=options["client"]).first()
-        if client is None:
-            raise CommandError(
-                _("unknown client %(code)s (add it with `cuishou client add`)")
-                % {"code": options["client"]}
-            )
+        try:
+            client = client_get(code=options["client"])
+        except ClientNotFoundError as exc:
+            raise CommandError(str(exc)) from exc
         try:
             who = f"cli:{getpass.getuser()}"
         except OSError:  # pragma: no cover - no user name in this environment

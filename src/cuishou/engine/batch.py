@@ -55,6 +55,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import actor_parts, audit_record
+from cuishou.core.timeutil import require_date
 from cuishou.engine.choices import RunStatus
 from cuishou.engine.models import BatchRun, RecomputeMark
 from cuishou.engine.services import (
@@ -402,8 +403,7 @@ def batch_run(
     """Run the nightly batch as of ``as_of`` (the current state, then history) and
     return its record. Raises ``BatchError`` when it fails (the step's own error is its
     ``__cause__``); the record then says failed and why."""
-    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
-        raise TypeError("as_of must be a datetime.date")
+    require_date(as_of, field="as_of")
     if date_from is not None and date_from > as_of:
         raise ValueError("date_from is after as_of")
     if shards < 1:

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Q
 
 from cuishou.core.money import fen_to_decimal
+from cuishou.core.timeutil import require_date
 from cuishou.engine import sql
 from cuishou.engine.choices import RunStatus
 from cuishou.engine.models import BatchRun
@@ -37,8 +38,7 @@ class LoanFigures:
 def loan_figures_as_of(*, loan_id: int, as_of: dt.date) -> LoanFigures:
     """The figures of one loan as of ``as_of``, computed by the same SQL as the nightly
     run (nothing is written). Raises LookupError for an unknown loan."""
-    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
-        raise TypeError("as_of must be a datetime.date")
+    require_date(as_of, field="as_of")
     d = sql.Dialect(connection.vendor)
     with connection.cursor() as cur:
         cur.execute(sql.loan_figures(d, as_of, sql.Scope(loan_id=int(loan_id))))

@@ -35,6 +35,7 @@ from django.utils import timezone
 from cuishou.audit.services import AuditEntry, audit_record_many
 from cuishou.cases.choices import OPEN_STATUSES, CaseStatus
 from cuishou.core.money import fen_to_decimal
+from cuishou.core.timeutil import require_date
 from cuishou.engine import sql
 from cuishou.engine.sql import Scope
 from cuishou.portfolio.choices import Bucket
@@ -55,12 +56,6 @@ _RULE_NAMES = {
     sql.RULE_DEFAULT: "the default ladder",
 }
 CLOSED_STATUSES = [CaseStatus.CLOSED.value, CaseStatus.WRITTEN_OFF.value]
-
-
-def _check_date(value: Any, name: str) -> dt.date:
-    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise TypeError(f"{name} must be a datetime.date")
-    return value
 
 
 def _scope_of(client: Client | None, scope: Scope | None) -> Scope:
@@ -114,7 +109,7 @@ def portfolio_recompute(
     and open, update, cure, reopen and re-stage the cases; write the day's snapshots.
     Returns counts: loans (computed), loans_changed (written: their figures changed),
     cases_opened, cases_updated, cases_cured, cases_reopened, stage_changes, snapshots."""
-    _check_date(as_of, "as_of")
+    require_date(as_of, field="as_of")
     scope = _scope_of(client, scope)
     with transaction.atomic():
         d = sql.Dialect(connection.vendor)
@@ -221,7 +216,7 @@ def portfolio_recompute(
 def snapshots_rewrite(*, day: dt.date, scope: Scope | None = None) -> int:
     """Replace the snapshot rows of ``day`` for the cases in scope with what the data says
     as of that day (history after a backdated change). Returns the rows written."""
-    _check_date(day, "day")
+    require_date(day, field="day")
     scope = _scope_of(None, scope)
     with transaction.atomic():
         d = sql.Dialect(connection.vendor)

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cuishou.cases.choices import STAGE_ORDER, Stage
+from cuishou.core.timeutil import require_date
 from cuishou.portfolio.choices import Bucket
 
 # Upper dpd bound of each bucket; above the last bound is M7+. Mirrors
@@ -63,8 +64,7 @@ class Dialect:
         return self.vendor == "postgresql"
 
     def date(self, value: dt.date) -> str:
-        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-            raise TypeError(f"a date is needed, not {value!r}")
+        require_date(value, field="date")
         if self.pg:
             return f"DATE '{value.isoformat()}'"
         return f"'{value.isoformat()}'"  # SQLite keeps dates as ISO text

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from cuishou.audit.services import actor_parts, audit_record
 from cuishou.cases.models import Case
 from cuishou.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
-from cuishou.core.timeutil import today_shanghai
+from cuishou.core.timeutil import is_date, today_shanghai
 from cuishou.engine.marks import recompute_mark_add
 from cuishou.engine.selectors import loan_figures_as_of
 from cuishou.payments.choices import AllocationComponent, PaymentChannel, PaymentStatus
@@ -171,7 +171,7 @@ def payment_post(
     channel, or a reference that is too long. The loan and its installments are locked
     (loan first, then installments by period), so payments on one loan serialise."""
     amount = _valid_amount(amount)
-    if isinstance(value_date, dt.datetime) or not isinstance(value_date, dt.date):
+    if not is_date(value_date):
         raise ValidationError(_("the value date must be a date"), code="payment_value_date")
     today = today_shanghai()
     if value_date > today:

@@ -36,6 +36,7 @@ from faker.providers.person.zh_CN import Provider as ZhPerson
 from stdnum.cn import ric
 
 from cuishou.portfolio.demo.geo import BUILDINGS, CITIES, City, District
+from cuishou.portfolio.importer.columns import SHEETS
 
 MOBILE_PREFIXES = ("138", "139", "150", "158", "186", "188", "135", "137", "159", "177")
 
@@ -109,30 +110,9 @@ DEMO_CLIENTS: tuple[DemoClient, ...] = (
     ),
 )
 
+# The demo writes every column of the import format (cuishou.portfolio.importer.columns).
 SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
-    "loans": (
-        "contract_no",
-        "debtor_name",
-        "id_number",
-        "mobile",
-        "product",
-        "principal",
-        "annual_rate",
-        "penalty_annual_rate",
-        "disbursed_on",
-        "currency",
-    ),
-    "installments": (
-        "contract_no",
-        "seq",
-        "due_on",
-        "principal_due",
-        "interest_due",
-        "principal_paid",
-        "interest_paid",
-    ),
-    "contacts": ("contract_no", "name", "relation", "phone", "email"),
-    "addresses": ("contract_no", "kind", "address", "lat", "lon"),
+    sheet.name: tuple(sheet.column_names) for sheet in SHEETS
 }
 
 

@@ -13,15 +13,14 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from cuishou.engine.choices import RunStatus
-from cuishou.engine.models import BatchRun, CaseSnapshot
+from cuishou.engine.models import BatchRun
+from cuishou.engine.selectors import snapshot_days, snapshots_for_day
 from cuishou.portfolio.choices import Bucket
 from cuishou.portfolio.models import Client
 
@@ -79,12 +78,7 @@ class BatchRunAdmin(admin.ModelAdmin):
         client and bucket, 100 a page."""
         if not request.user.has_perm("engine.view_casesnapshot"):
             raise PermissionDenied
-        days = list(
-            BatchRun.objects.filter(status=RunStatus.SUCCEEDED)
-            .order_by("-as_of")
-            .values_list("as_of", flat=True)
-            .distinct()[:62]
-        )
+        days = snapshot_days()
         day: dt.date | None = days[0] if days else None
         error = ""
         if request.GET.get("as_of"):
@@ -92,20 +86,14 @@ class BatchRunAdmin(admin.ModelAdmin):
                 day = dt.date.fromisoformat(request.GET["as_of"])
             except ValueError:
                 error = _("%(value)s is not a date (YYYY-MM-DD)") % {"value": request.GET["as_of"]}
-        rows = CaseSnapshot.objects.filter(as_of=day) if day else CaseSnapshot.objects.none()
         client_id = request.GET.get("client", "")
-        if client_id.isdigit():
-            rows = rows.filter(client_id=int(client_id))
-        per_bucket = {
-            r["bucket"]: r["n"]
-            for r in rows.values("bucket").annotate(n=Count("case_id")).order_by()
-        }
         bucket = request.GET.get("bucket", "")
-        if bucket in Bucket.values:
-            rows = rows.filter(bucket=bucket)
-        page = Paginator(
-            rows.select_related("case", "client").order_by("case_id"), SNAPSHOTS_PER_PAGE
-        ).get_page(request.GET.get("page"))
+        rows, per_bucket = snapshots_for_day(
+            day=day,
+            client_id=int(client_id) if client_id.isdigit() else None,
+            bucket=bucket if bucket in Bucket.values else None,
+        )
+        page = Paginator(rows, SNAPSHOTS_PER_PAGE).get_page(request.GET.get("page"))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

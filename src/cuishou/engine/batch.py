@@ -410,7 +410,7 @@ def batch_run(
         raise ValueError("shards must be at least 1")
     if connection.in_atomic_block and shards > 1 and _needs_worker():
         raise BatchError(
-            "a sharded run cannot start inside a transaction: workers would not see it"
+            _("a sharded run cannot start inside a transaction: workers would not see it")
         )
 
     run = _run_start(as_of=as_of, client=client, shards=shards, actor=actor)

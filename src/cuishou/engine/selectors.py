@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet
 
 from cuishou.core.money import fen_to_decimal
 from cuishou.core.timeutil import require_date
 from cuishou.engine import sql
 from cuishou.engine.choices import RunStatus
-from cuishou.engine.models import BatchRun
+from cuishou.engine.models import BatchRun, CaseSnapshot
 from cuishou.portfolio.choices import bucket_for_dpd
 
 
@@ -77,3 +77,29 @@ def loan_computed_as_of(*, client_id: int, computed_as_of: dt.date | None) -> dt
     if computed_as_of is None or last_run is None:
         return computed_as_of
     return max(computed_as_of, last_run)
+
+
+def snapshot_days(*, limit: int = 62) -> list[dt.date]:
+    """The days of the latest succeeded runs, newest first (the days worth browsing)."""
+    return list(
+        BatchRun.objects.filter(status=RunStatus.SUCCEEDED)
+        .order_by("-as_of")
+        .values_list("as_of", flat=True)
+        .distinct()[:limit]
+    )
+
+
+def snapshots_for_day(
+    *, day: dt.date | None, client_id: int | None = None, bucket: str | None = None
+) -> tuple[QuerySet[CaseSnapshot], dict[str, int]]:
+    """A day's snapshot rows (of one client, in one bucket when given), ordered by case,
+    and the rows per bucket of that day and client (before the bucket filter)."""
+    rows = CaseSnapshot.objects.filter(as_of=day) if day else CaseSnapshot.objects.none()
+    if client_id is not None:
+        rows = rows.filter(client_id=client_id)
+    per_bucket = {
+        r["bucket"]: r["n"] for r in rows.values("bucket").annotate(n=Count("case_id")).order_by()
+    }
+    if bucket:
+        rows = rows.filter(bucket=bucket)
+    return rows.select_related("case", "client").order_by("case_id"), per_bucket

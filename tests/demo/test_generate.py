@@ -22,7 +22,16 @@ def test_equal_instalments_repay_the_principal_exactly():
     assert sum(p for p, _i in periods) == 1_234_567
     payments = {p + i for p, i in periods[:-1]}
     assert max(payments) - min(payments) <= 1  # the same instalment every month
-    assert periods[0][1] == round(1_234_567 * 0.015)  # first month's interest on it all
+    assert periods[0][1] == 18_519  # 1,234,567 fen × 1.5 % = 18,518.505 → half up
+
+
+def test_equal_instalments_by_hand():
+    # 12,000.00 at 12 % a year over 12 months: 1 % a month, payment
+    # 1,200,000 × 0.01 / (1 − 1.01^−12) = 106,618.79 fen → 106,619; the first month's
+    # interest is 12,000 fen, so its principal is 94,619.
+    periods = equal_instalments(1_200_000, Decimal("0.12"), 12)
+    assert periods[0] == (94_619, 12_000)
+    assert {p + i for p, i in periods[:-1]} == {106_619}
 
 
 def test_portfolio_rows_are_valid_and_spread_over_the_buckets():

@@ -28,7 +28,7 @@ import itertools
 import random
 import zipfile
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 from faker import Faker
@@ -171,18 +171,25 @@ def _money(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
+def _whole_fen(amount: Decimal) -> int:
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def equal_instalments(
     principal_fen: int, annual_rate: Decimal, months: int
 ) -> list[tuple[int, int]]:
     """(principal, interest) in fen per period: equal instalments (等额本息), interest on the
     remaining principal at annual_rate / 12, the last period taking the remainder."""
-    rate = float(annual_rate) / 12
-    payment = principal_fen * rate / (1 - (1 + rate) ** -months) if rate else principal_fen / months
+    rate = Decimal(annual_rate) / 12
+    if rate:
+        payment = principal_fen * rate / (1 - (1 + rate) ** -months)
+    else:
+        payment = Decimal(principal_fen) / months
     remaining = principal_fen
     periods: list[tuple[int, int]] = []
     for seq in range(1, months + 1):
-        interest = round(remaining * rate)
-        principal = remaining if seq == months else min(remaining, round(payment) - interest)
+        interest = _whole_fen(remaining * rate)
+        principal = remaining if seq == months else min(remaining, _whole_fen(payment) - interest)
         periods.append((principal, interest))
         remaining -= principal
     return periods

@@ -31,6 +31,7 @@ from cuishou.engine.choices import RunStatus
 from cuishou.engine.models import BatchRun, CaseSnapshot, RecomputeMark
 from cuishou.payments.services import payment_post
 from cuishou.portfolio.models import Loan
+from tests.engine.reference import STORED_FIELDS
 from tests.factories import (
     ClientFactory,
     DebtorFactory,
@@ -364,18 +365,7 @@ def _state() -> dict[str, Any]:
     """Everything the run writes, keyed by what stays the same across runs (case ids do
     not on PostgreSQL, whose sequences ignore rollbacks)."""
     loans = {
-        row[0]: row[1:]
-        for row in Loan.objects.values_list(
-            "id",
-            "dpd",
-            "bucket",
-            "overdue_principal",
-            "overdue_interest",
-            "penalty",
-            "penalty_capped",
-            "balance",
-            "computed_as_of",
-        )
+        row[0]: row[1:] for row in Loan.objects.values_list("id", *STORED_FIELDS, "computed_as_of")
     }
     cases = {
         (c.client_id, c.debtor_id): (

@@ -222,4 +222,10 @@ LOGGING = {
 }
 
 # Product settings
+# The nightly run's SQLite page cache, in MiB, for its connection only and only while it
+# runs (freed afterwards): a run reads the installments more than once, and a page cache
+# that holds them spares it re-reading them through the operating system. PostgreSQL has
+# its own shared buffers.
+CUISHOU_BATCH_SQLITE_CACHE_MB = int(os.environ.get("CUISHOU_BATCH_SQLITE_CACHE_MB", "1024"))
+
 CUISHOU_DEFAULT_CLIENT_TIMEZONE = "Asia/Shanghai"

@@ -95,7 +95,7 @@ def test_command_prints_the_run_and_loans_per_bucket() -> None:
     run = BatchRun.objects.get()
     assert f"Batch run #{run.pk} as of 2026-11-15 (every client, 1 shard) succeeded" in out
     assert "History: no past day needed rewriting." in out
-    assert "Loans: 3 recomputed, 3 changed. Cases: 2 opened" in out
+    assert "Loans: 3, 3 recomputed, 3 changed. Cases: 2 opened" in out
     assert "Loans per bucket: M0 1, M1 1, M2 1, M3 0, M4 0, M5 0, M6 0, M7+ 0." in out
 
 

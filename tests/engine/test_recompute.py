@@ -321,3 +321,52 @@ def test_a_loan_whose_figures_did_not_change_is_not_rewritten_but_shows_the_last
     state = loan_state(client_code="UC", contract_no="PAID")
     assert state["computed_as_of"] == "2026-11-16"
     assert (state["dpd"], state["balance"]) == (0, "0.00")
+
+
+def test_a_loan_paid_off_outside_the_ledger_goes_to_zero_and_is_then_left_alone() -> None:
+    # Given an overdue loan computed by the run of 15 November
+    client = ClientFactory(code="PO")
+    loan = LoanFactory(client=client, contract_no="PO-1")
+    schedule(loan, ("2026-10-10", "1000.00", "50.00", "0", "0"))
+    batch_run(as_of=AS_OF)
+    assert figures(loan)[:2] == (36, "M2")
+
+    # When a later file says it was paid in full (no payment through cuishou: no ledger)
+    paid_in_full = {"principal_paid": D("1000.00"), "interest_paid": D("50.00")}
+    Installment.objects.filter(loan=loan).update(**paid_in_full)
+    run = batch_run(as_of=AS_OF + dt.timedelta(days=1))
+
+    # Then the next night recomputes it from its stored figures and writes zeros
+    assert figures(loan) == (0, "M0", D("0"), D("0"), D("0"), D("0"))
+    assert (run.counts["loans"], run.counts["loans_recomputed"]) == (1, 1)
+    assert Case.objects.get(debtor=loan.debtor).status == "cured"
+
+    # and the night after, with nothing unpaid and nothing stored, it is not recomputed
+    run = batch_run(as_of=AS_OF + dt.timedelta(days=2))
+    assert (run.counts["loans"], run.counts["loans_recomputed"]) == (1, 0)
+    assert figures(loan) == (0, "M0", D("0"), D("0"), D("0"), D("0"))
+
+
+def test_the_grace_days_of_a_paid_off_loan_still_count_for_its_debtor() -> None:
+    # Given a debtor with a paid-off loan of a product with 3 grace days, and a loan of a
+    # product without grace that is 2 days overdue
+    client = ClientFactory(code="GR")
+    debtor = DebtorFactory()
+    graced = ProductFactory(client=client, name="graced", grace_days=3)
+    plain = ProductFactory(client=client, name="plain", grace_days=0)
+    paid = LoanFactory(client=client, debtor=debtor, product=graced, contract_no="GR-1")
+    schedule(paid, ("2026-10-10", "1000.00", "50.00", "1000.00", "50.00"))
+    late = LoanFactory(client=client, debtor=debtor, product=plain, contract_no="GR-2")
+    schedule(late, ("2026-11-12", "1000.00", "50.00", "0", "0"))
+    batch_run(as_of=AS_OF - dt.timedelta(days=1))  # the paid loan's figures are stored: zero
+
+    # When the night of 15 November runs (the paid-off loan is not recomputed)
+    run = batch_run(as_of=AS_OF)
+
+    # Then the debtor's longest grace (3 days) still keeps the case from opening at 3 dpd
+    assert run.counts["loans_recomputed"] == 1
+    assert figures(late)[0] == 3
+    assert not Case.objects.filter(debtor=debtor).exists()
+    # and a day later, past every grace, it opens
+    batch_run(as_of=AS_OF + dt.timedelta(days=1))
+    assert Case.objects.get(debtor=debtor).dpd == 4

@@ -63,6 +63,7 @@ from cuishou.engine.services import (
     Scope,
     loan_bucket_counts,
     portfolio_recompute,
+    run_page_cache,
     snapshots_rewrite,
 )
 from cuishou.portfolio.models import Client
@@ -75,6 +76,7 @@ _MARK_CHUNK = 500
 _START_LOCK = 0x63756973  # pg_advisory_xact_lock key of "a run is starting" ("cuis")
 _COUNT_KEYS = (
     "loans",
+    "loans_recomputed",
     "loans_changed",
     "cases_opened",
     "cases_updated",
@@ -420,11 +422,14 @@ def batch_run(
         counts = dict.fromkeys(_COUNT_KEYS, 0)
         if shards == 1:
             scope = Scope(client_id=client_id)
-            _add(counts, shard_current(as_of=as_of, scope=scope, actor=actor))
-            _add(
-                counts,
-                shard_history(scope=scope, full_days=plan.full_days, marked_days=plan.marked_days),
-            )
+            with run_page_cache():
+                _add(counts, shard_current(as_of=as_of, scope=scope, actor=actor))
+                _add(
+                    counts,
+                    shard_history(
+                        scope=scope, full_days=plan.full_days, marked_days=plan.marked_days
+                    ),
+                )
         else:
             ranges = debtor_ranges(client_id=client_id, shards=shards)
             _add(

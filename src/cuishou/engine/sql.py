@@ -107,6 +107,12 @@ class Dialect:
         bigint overflow; SQLite would turn it into a float, beyond any real loan)."""
         return f"CAST({expr} AS NUMERIC)" if self.pg else expr
 
+    def fence(self) -> str:
+        """Appended to a subquery in FROM so that it is not merged into the outer query
+        (which would copy its expressions, correlated subqueries included, into every
+        place the outer query names a column)."""
+        return "OFFSET 0" if self.pg else "LIMIT -1 OFFSET 0"
+
     def true(self) -> str:
         return "TRUE" if self.pg else "1"
 
@@ -203,6 +209,11 @@ def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     late = f"a.value_date > {day}"
     after_grace = f"{d.days_between('a.value_date', 'i.due_on')} > p.grace_days"
     unpaid_now = fen("i.principal_due - i.principal_paid + i.interest_due - i.interest_paid")
+    # The installment's own columns are one per group. SQLite takes them as they are, and
+    # grouping by the allocation's installment id alone, it reads the allocations in the
+    # order of that index without sorting; PostgreSQL wants the installment's key (its
+    # columns depend on it) and the product's grace.
+    group_by = "a.installment_id, i.id, p.grace_until" if d.pg else "a.installment_id"
     return f"""
         SELECT a.installment_id, i.loan_id, i.due_on, p.grace_until,
                {unpaid_now} AS unpaid_now,
@@ -221,8 +232,7 @@ def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
         JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
         WHERE NOT a.is_reversed AND a.installment_id IS NOT NULL
           AND {scope.where(d, "l", loan=True)}
-        GROUP BY a.installment_id, i.loan_id, i.due_on, p.grace_until,
-                 i.principal_due, i.principal_paid, i.interest_due, i.interest_paid
+        GROUP BY {group_by}
     """
 
 
@@ -384,79 +394,129 @@ def _corrections(d: Dialect, as_of: dt.date, scope: Scope) -> str:
 # written the same way so that SQLite sees the index applies.
 UNPAID = "(i.principal_paid < i.principal_due OR i.interest_paid < i.interest_due)"
 
+SCAN_COLUMNS = ("loan_id", "op", "oi", "outp", "oldest", "fdp", "fdi")
+CORRECTION_COLUMNS = (
+    "loan_id",
+    "op_late",
+    "oi_late",
+    "outp_late",
+    "late_oldest",
+    "fdp",
+    "fdi",
+    "paid",
+)
 
-def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
-    """Per loan in scope, as of the end of ``as_of``: the columns of ``LOAN_COLUMNS``
-    (amounts in integer fen).
 
-    The scan reads only the installments with anything unpaid today (a partial index;
-    a paid installment adds nothing owed) and does as little work per row as it can: no
-    join but the loan's own row, amounts summed per loan and turned
-    into fen once per loan (a handful of two-decimal amounts sum exactly enough to round
-    to the right fen). The product's terms, the grace days, dated allocations and pauses,
-    which are few, come in per loan afterwards."""
+def _is_whole(scope: Scope) -> bool:
+    return (
+        scope.client_id is None
+        and scope.debtor_lo is None
+        and scope.debtor_hi is None
+        and scope.marked_on is None
+        and scope.loan_id is None
+    )
+
+
+def installment_scan(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per loan with anything unpaid today: the columns of ``SCAN_COLUMNS`` from today's
+    paid amounts (fen; fen-days for the penalty, before grace, pauses and dated
+    allocations, which ``_corrections`` supplies).
+
+    The scan reads only the installments with anything unpaid (a partial index by loan; a
+    paid installment adds nothing owed) and does as little per row as it can: amounts are
+    summed per loan and turned into fen once per loan (a handful of two-decimal amounts
+    sum exactly enough to round to the right fen). Over the whole portfolio it reads the
+    index alone, in loan order, joining nothing; a scoped run starts from its loans."""
     day = d.date(as_of)
     overdue = f"i.due_on < {day}"
     up = "(i.principal_due - i.principal_paid)"
     ui = "(i.interest_due - i.interest_paid)"
     n_days = d.days_between(day, "i.due_on")
-    unpaid = "(i.principal_due > i.principal_paid OR i.interest_due > i.interest_paid)"
-
-    # One aggregate over the loan's installments; the per-loan corrections (products,
-    # grace window, dated allocations, pauses, penalty paid) are joined once per loan
-    # before the installments fan out, so nothing is materialised in between.
-    # PostgreSQL wants those per-loan values aggregated (they are one per group).
-    def one(expr: str) -> str:
-        return f"MAX({expr})" if d.pg else expr
 
     def f(aggregate: str) -> str:
         return f"COALESCE({fen(aggregate)}, 0)"
 
-    s_op = f"SUM(CASE WHEN {overdue} THEN {up} END)"
-    s_oi = f"SUM(CASE WHEN {overdue} THEN {ui} END)"
-    s_outp = f"SUM({up})"
-    s_oldest = f"MIN(CASE WHEN {overdue} AND {unpaid} THEN i.due_on END)"
-    owes_p = "i.principal_due > i.principal_paid"
-    owes_i = "i.interest_due > i.interest_paid"
-    s_fdp = f"SUM(CASE WHEN {overdue} AND {owes_p} THEN {up} * {n_days} END)"
-    s_fdi = f"SUM(CASE WHEN {overdue} AND {owes_i} THEN {ui} * {n_days} END)"
+    # Every row has something unpaid, so the oldest due date is the oldest unpaid one, and
+    # a fully paid component multiplies its days by 0 (paid never exceeds due).
+    figures = f"""
+               {f(f"SUM(CASE WHEN {overdue} THEN {up} END)")} AS op,
+               {f(f"SUM(CASE WHEN {overdue} THEN {ui} END)")} AS oi,
+               {f(f"SUM({up})")} AS outp,
+               CASE WHEN MIN(i.due_on) < {day} THEN MIN(i.due_on) END AS oldest,
+               {f(f"SUM(CASE WHEN {overdue} THEN {up} * {n_days} END)")} AS fdp,
+               {f(f"SUM(CASE WHEN {overdue} THEN {ui} * {n_days} END)")} AS fdi"""
+    if _is_whole(scope):
+        return f"""
+        SELECT i.loan_id, {figures}
+        FROM portfolio_installment i
+        WHERE {UNPAID}
+        GROUP BY i.loan_id
+    """
+    return f"""
+        SELECT l.id AS loan_id, {figures}
+        FROM portfolio_loan l
+        JOIN portfolio_installment i ON i.loan_id = l.id AND {UNPAID}
+        WHERE {scope.where(d, "l", loan=True)}
+        GROUP BY l.id
+    """
+
+
+def stored_nonzero(alias: str) -> str:
+    """A loan whose stored figures are not all zero, or that was never computed. A loan
+    with nothing unpaid, no dated allocation and no pause has all-zero figures on every
+    day: the nightly run recomputes only the loans that have any of those or that this
+    predicate holds for (a loan paid off by a later import, whose figures go to zero)."""
+    a = alias
+    return (
+        f"({a}.computed_as_of IS NULL OR {a}.balance <> 0 OR {a}.dpd <> 0"
+        f" OR {a}.overdue_principal <> 0 OR {a}.overdue_interest <> 0 OR {a}.penalty <> 0"
+        f" OR {a}.penalty_capped)"
+    )
+
+
+def figures_from(d: Dialect, as_of: dt.date, *, loans: str, scan: str, corrections: str) -> str:
+    """Per loan of ``loans`` (a FROM item with a ``loan_id`` column, aliased ``c``), as
+    of the end of ``as_of``: the columns of ``LOAN_COLUMNS`` (amounts in integer fen),
+    from the installment scan (``scan``, aliased ``s``) and the corrections
+    (``corrections``, aliased ``x``), tables or subqueries with one row per loan."""
+    day = d.date(as_of)
+    op = "(COALESCE(s.op, 0) + COALESCE(x.op_late, 0))"
+    oi = "(COALESCE(s.oi, 0) + COALESCE(x.oi_late, 0))"
+    outp = "(COALESCE(s.outp, 0) + COALESCE(x.outp_late, 0))"
+    oldest = (
+        "CASE WHEN x.late_oldest IS NULL THEN s.oldest"
+        " WHEN s.oldest IS NULL THEN x.late_oldest"
+        f" ELSE {d.least('s.oldest', 'x.late_oldest')} END"
+    )
+    fdp = "(COALESCE(s.fdp, 0) + COALESCE(x.fdp, 0))"
+    fdi = "(COALESCE(s.fdi, 0) + COALESCE(x.fdi, 0))"
+    compound = "p.compound_penalty" if d.pg else "p.compound_penalty <> 0"
+    fen_days = f"({fdp} + CASE WHEN {compound} THEN {fdi} ELSE 0 END)"
+    annual = "COALESCE(l.penalty_annual_rate, p.penalty_annual_rate)"
+    rate = f"CAST(ROUND({annual} * {MICRO}) AS BIGINT)"
+    days_lent = d.greatest("0", d.days_between(day, "l.disbursed_on"))
+    basis = f"p.day_count_basis * {MICRO}"
+    cap_rate = f"CAST(ROUND(p.annual_cost_cap * {MICRO}) AS BIGINT)"
+    cap = d.div_floor(f"{d.wide(fen('l.principal'))} * {cap_rate} * {days_lent}", basis)
     # Contractual interest due by the day, for the cap: paid installments count too, so
     # it is read per loan (through the (loan, seq) key), and only for a loan that bears
     # penalty at all.
-    charged = f"""(SELECT SUM(c.interest_due) FROM portfolio_installment c
-                   WHERE c.loan_id = l.id AND c.due_on <= {day})"""
-
-    op = f"({f(s_op)} + COALESCE({one('x.op_late')}, 0))"
-    oi = f"({f(s_oi)} + COALESCE({one('x.oi_late')}, 0))"
-    outp = f"({f(s_outp)} + COALESCE({one('x.outp_late')}, 0))"
-    late_oldest = one("x.late_oldest")
-    oldest = (
-        f"CASE WHEN {late_oldest} IS NULL THEN {s_oldest}"
-        f" WHEN {s_oldest} IS NULL THEN {late_oldest}"
-        f" ELSE {d.least(s_oldest, late_oldest)} END"
-    )
-    fdp = f"({f(s_fdp)} + COALESCE({one('x.fdp')}, 0))"
-    fdi = f"({f(s_fdi)} + COALESCE({one('x.fdi')}, 0))"
-    compound = "BOOL_OR(p.compound_penalty)" if d.pg else "p.compound_penalty <> 0"
-    fen_days = f"({fdp} + CASE WHEN {compound} THEN {fdi} ELSE 0 END)"
-    annual = f"COALESCE(l.penalty_annual_rate, {one('p.penalty_annual_rate')})"
-    rate = f"CAST(ROUND({annual} * {MICRO}) AS BIGINT)"
-    days_lent = d.greatest("0", d.days_between(day, "l.disbursed_on"))
-    basis = f"{one('p.day_count_basis')} * {MICRO}"
-    cap_rate = f"CAST(ROUND({one('p.annual_cost_cap')} * {MICRO}) AS BIGINT)"
-    cap = d.div_floor(f"{d.wide(fen('l.principal'))} * {cap_rate} * {days_lent}", basis)
+    charged = f"""COALESCE({
+        fen(f'''(SELECT SUM(ch.interest_due) FROM portfolio_installment ch
+                   WHERE ch.loan_id = l.id AND ch.due_on <= {day})''')
+    }, 0)"""
     with_penalty = f"""
-        SELECT l.id AS loan_id, l.client_id, l.debtor_id, {one("p.grace_days")} AS grace_days,
+        SELECT l.id AS loan_id, l.client_id, l.debtor_id, p.grace_days,
                {op} AS op, {oi} AS oi, {outp} AS outp, {oldest} AS oldest_unpaid_due,
                {d.div_half_up(f"{d.wide(fen_days)} * {rate}", basis)} AS raw,
-               CASE WHEN {fen_days} > 0 THEN {cap} - {f(charged)} ELSE 0 END AS room,
-               COALESCE({one("x.paid")}, 0) AS paid
-        FROM portfolio_loan l
+               CASE WHEN {fen_days} > 0 THEN {cap} - {charged} ELSE 0 END AS room,
+               COALESCE(x.paid, 0) AS paid
+        FROM {loans}
+        JOIN portfolio_loan l ON l.id = c.loan_id
         JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
-        LEFT JOIN ({_corrections(d, as_of, scope)}) x ON x.loan_id = l.id
-        LEFT JOIN portfolio_installment i ON i.loan_id = l.id AND {UNPAID}
-        WHERE {scope.where(d, "l", loan=True)}
-        GROUP BY l.id
+        LEFT JOIN {scan} s ON s.loan_id = c.loan_id
+        LEFT JOIN {corrections} x ON x.loan_id = c.loan_id
+        {d.fence()}
     """
     accrued = d.greatest("0", d.least("t.raw", "t.room"))
     owed = d.greatest("0", f"{accrued} - t.paid")
@@ -476,38 +536,104 @@ def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     """
 
 
+def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per loan in scope, as of the end of ``as_of``: the columns of ``LOAN_COLUMNS``, in
+    one statement that writes nothing (``loan_figures_as_of`` reads one loan with it).
+    The nightly run computes the same figures in steps through working tables
+    (``loan_table_statements``)."""
+    in_scope = scope.where(d, "l", loan=True)
+    return figures_from(
+        d,
+        as_of,
+        loans=f"(SELECT l.id AS loan_id FROM portfolio_loan l WHERE {in_scope}) c",
+        scan=f"({installment_scan(d, as_of, scope)})",
+        corrections=f"({_corrections(d, as_of, scope)})",
+    )
+
+
 # --- the run's working tables ---------------------------------------------------------
 
 
 LOAN_TABLE = "eng_loan"
 CASE_TABLE = "eng_case"
+SCAN_TABLE = "eng_scan"  # the installment scan, per loan with anything unpaid
+CORRECTION_TABLE = "eng_fix"  # the corrections, per loan that has any
+CANDIDATE_TABLE = "eng_cand"  # the loans the run recomputes
+WORK_TABLES = (LOAN_TABLE, CASE_TABLE, SCAN_TABLE, CORRECTION_TABLE, CANDIDATE_TABLE)
 
 
 def drop_work_tables(d: Dialect) -> list[str]:
-    return [f"DROP TABLE IF EXISTS {LOAN_TABLE}", f"DROP TABLE IF EXISTS {CASE_TABLE}"]
+    return [f"DROP TABLE IF EXISTS {table}" for table in WORK_TABLES]
 
 
-def create_loan_table(d: Dialect) -> str:
-    bool_type = "BOOLEAN" if d.pg else "INTEGER"
+def _temp_table(d: Dialect, name: str, columns: str) -> str:
     on_commit = " ON COMMIT DROP" if d.pg else ""
     # On SQLite an INTEGER PRIMARY KEY is the rowid: rows inserted in loan order append.
     key = "BIGINT" if d.pg else "INTEGER"
-    return f"""
-        CREATE TEMP TABLE {LOAN_TABLE} (
-            loan_id {key} PRIMARY KEY, client_id BIGINT, debtor_id BIGINT,
+    return f"CREATE TEMP TABLE {name} (loan_id {key} PRIMARY KEY{columns}){on_commit}"
+
+
+def loan_table_statements(d: Dialect, as_of: dt.date, scope: Scope) -> list[str]:
+    """Fill the loans' working table (``LOAN_TABLE``, columns ``LOAN_COLUMNS``) with the
+    figures as of ``as_of`` of every loan in scope that can have any, in steps:
+
+    1. the installment scan (``installment_scan``) into ``SCAN_TABLE``;
+    2. the corrections (dated allocations, grace, pauses, penalty paid) into
+       ``CORRECTION_TABLE``;
+    3. the candidates: loans of either, plus loans whose stored figures are not all zero
+       (``stored_nonzero``); every other loan in scope has all-zero figures and nothing
+       to write;
+    4. their figures (``figures_from``), each a lookup by loan id in the three tables.
+
+    ``loan_figures`` is the same computation as one read-only statement."""
+    bool_type = "BOOLEAN" if d.pg else "INTEGER"
+    scan_cols = ", op BIGINT, oi BIGINT, outp BIGINT, oldest DATE, fdp BIGINT, fdi BIGINT"
+    fix_cols = (
+        ", op_late BIGINT, oi_late BIGINT, outp_late BIGINT, late_oldest DATE,"
+        " fdp BIGINT, fdi BIGINT, paid BIGINT"
+    )
+    loan_cols = f""", client_id BIGINT, debtor_id BIGINT,
             grace_days INTEGER, dpd INTEGER,
             overdue_principal_fen BIGINT, overdue_interest_fen BIGINT,
             outstanding_principal_fen BIGINT, penalty_accrued_fen BIGINT,
             penalty_paid_fen BIGINT, penalty_fen BIGINT, penalty_capped {bool_type},
-            balance_fen BIGINT){on_commit}
-    """
+            balance_fen BIGINT"""
+    # ``WHERE 1 = 1`` keeps SQLite from reading ON CONFLICT as a join's ON.
+    add = "ON CONFLICT (loan_id) DO NOTHING"
+    statements = [
+        _temp_table(d, SCAN_TABLE, scan_cols),
+        f"INSERT INTO {SCAN_TABLE} ({', '.join(SCAN_COLUMNS)}) {installment_scan(d, as_of, scope)}",
+        _temp_table(d, CORRECTION_TABLE, fix_cols),
+        f"INSERT INTO {CORRECTION_TABLE} ({', '.join(CORRECTION_COLUMNS)})"
+        f" {_corrections(d, as_of, scope)}",
+        _temp_table(d, CANDIDATE_TABLE, ""),
+        f"INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT loan_id FROM {SCAN_TABLE}"
+        " ORDER BY loan_id",
+        f"INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT loan_id FROM {CORRECTION_TABLE}"
+        f" WHERE 1 = 1 {add}",
+        f"""INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT l.id FROM portfolio_loan l
+            WHERE {scope.where(d, "l", loan=True)} AND {stored_nonzero("l")} {add}""",
+    ]
+    if d.pg:  # PostgreSQL never analyses temp tables by itself
+        statements += [f"ANALYZE {t}" for t in (SCAN_TABLE, CORRECTION_TABLE, CANDIDATE_TABLE)]
+    statements += [
+        _temp_table(d, LOAN_TABLE, loan_cols),
+        f"""INSERT INTO {LOAN_TABLE} ({", ".join(LOAN_COLUMNS)})
+        {
+            figures_from(
+                d,
+                as_of,
+                loans=f"(SELECT loan_id FROM {CANDIDATE_TABLE} ORDER BY loan_id) c",
+                scan=SCAN_TABLE,
+                corrections=CORRECTION_TABLE,
+            )
+        }""",
+    ]
+    return statements
 
 
-def fill_loan_table(d: Dialect, as_of: dt.date, scope: Scope) -> str:
-    return f"""
-        INSERT INTO {LOAN_TABLE} ({", ".join(LOAN_COLUMNS)})
-        {loan_figures(d, as_of, scope)}
-    """
+def loans_in_scope(d: Dialect, scope: Scope) -> str:
+    return f"SELECT COUNT(*) FROM portfolio_loan l WHERE {scope.where(d, 'l', loan=True)}"
 
 
 def update_loans(d: Dialect, as_of: dt.date) -> str:
@@ -543,12 +669,15 @@ def update_loans(d: Dialect, as_of: dt.date) -> str:
 
 def create_case_table(d: Dialect) -> str:
     on_commit = " ON COMMIT DROP" if d.pg else ""
+    # On SQLite, without a rowid the key's b-tree holds the row: a lookup by debtor and
+    # client is one search, not two.
+    rowid = "" if d.pg else " WITHOUT ROWID"
     return f"""
         CREATE TEMP TABLE {CASE_TABLE} (
             client_id BIGINT, debtor_id BIGINT, max_dpd INTEGER, bucket VARCHAR(3),
             overdue_fen BIGINT, penalty_fen BIGINT, balance_fen BIGINT, grace_days INTEGER,
             ladder_stage VARCHAR(16), ladder_rule VARCHAR(8),
-            PRIMARY KEY (client_id, debtor_id)){on_commit}
+            PRIMARY KEY (client_id, debtor_id)){rowid}{on_commit}
     """
 
 
@@ -556,7 +685,16 @@ def fill_case_table(d: Dialect) -> str:
     """Per debtor and client from the loans' working table: worst dpd and its bucket, the
     summed amounts, the longest grace, and the stage the strategy table gives. Debtors
     with nothing overdue and no case are left out: no case opens, changes or gets a
-    snapshot row for them."""
+    snapshot row for them.
+
+    The grace days are the longest of all the debtor's loans with the client, paid-off
+    ones included (which the working table leaves out). They only decide anything when
+    0 < worst dpd <= the longest grace of any product, so only then are the debtor's
+    loans read for them (by the debtor index: ``+ 0`` keeps SQLite off the client's)."""
+    longest = "(SELECT COALESCE(MAX(pg.grace_days), 0) FROM portfolio_product pg)"
+    all_loans_grace = """(SELECT MAX(pl.grace_days) FROM portfolio_loan al
+                JOIN portfolio_product pl ON pl.id = al.product_id
+                WHERE al.debtor_id = g.debtor_id AND al.client_id + 0 = g.client_id)"""
     return f"""
         INSERT INTO {CASE_TABLE} (client_id, debtor_id, max_dpd, bucket, overdue_fen,
                                   penalty_fen, balance_fen, grace_days, ladder_stage,
@@ -569,7 +707,11 @@ def fill_case_table(d: Dialect) -> str:
                     WHEN r.stage IS NOT NULL THEN '{RULE_CLIENT}'
                     ELSE '{RULE_DEFAULT}' END
         FROM (
-            SELECT g.*, {bucket_case("g.max_dpd")} AS bucket FROM (
+            SELECT g.client_id, g.debtor_id, g.max_dpd, g.overdue_fen, g.penalty_fen,
+                   g.balance_fen, {bucket_case("g.max_dpd")} AS bucket,
+                   CASE WHEN g.max_dpd > 0 AND g.max_dpd <= {longest}
+                        THEN {all_loans_grace} ELSE g.grace_days END AS grace_days
+            FROM (
                 SELECT s.client_id, s.debtor_id, MAX(s.dpd) AS max_dpd,
                        SUM(s.overdue_principal_fen + s.overdue_interest_fen) AS overdue_fen,
                        SUM(s.penalty_fen) AS penalty_fen,
@@ -582,6 +724,7 @@ def fill_case_table(d: Dialect) -> str:
                     SELECT 1 FROM cases_case c
                     WHERE c.client_id = s.client_id AND c.debtor_id = s.debtor_id)
             ) g
+            {d.fence()}
         ) f
         LEFT JOIN cases_stagerule r ON r.client_id = f.client_id AND r.bucket = f.bucket
     """
@@ -599,17 +742,24 @@ def _case_scope(d: Dialect, scope: Scope) -> str:
     return scope.where(d, "cases_case", loan=False)
 
 
+def _nothing_overdue(d: Dialect, scope: Scope, statuses: list[str]) -> str:
+    """FROM … WHERE of the cases in ``statuses`` whose debtor has nothing overdue, as
+    ``c``. Few debtors are cured on a night: SQLite starts from them (CROSS JOIN fixes
+    its join order), not from every open case."""
+    join = "JOIN" if d.pg else "CROSS JOIN"
+    return f"""
+        FROM {CASE_TABLE} f
+        {join} cases_case c ON c.client_id = f.client_id AND c.debtor_id = f.debtor_id
+        WHERE f.overdue_fen = 0 AND c.status IN ({_quoted(statuses)})
+          AND {scope.where(d, "c", loan=False)}
+    """
+
+
 def cases_to_cure(d: Dialect, scope: Scope, statuses: list[str]) -> str:
     """The open cases with nothing overdue: id, status, bucket, dpd (before curing)."""
     return f"""
-        SELECT cases_case.id, cases_case.status, cases_case.bucket, cases_case.dpd
-        FROM cases_case
-        JOIN {CASE_TABLE} f
-             ON f.client_id = cases_case.client_id AND f.debtor_id = cases_case.debtor_id
-        WHERE cases_case.status IN ({_quoted(statuses)})
-          AND {_case_scope(d, scope)}
-          AND f.overdue_fen = 0
-        ORDER BY cases_case.id
+        SELECT c.id, c.status, c.bucket, c.dpd {_nothing_overdue(d, scope, statuses)}
+        ORDER BY c.id
     """
 
 
@@ -639,12 +789,7 @@ def cure_cases(d: Dialect, as_of: dt.date, scope: Scope, statuses: list[str], cu
         SET status = '{cured}', status_reason = %s, updated_at = %s,
             dpd = 0, bucket = '{BUCKET_BANDS[0][1]}', overdue_amount = 0,
             computed_as_of = {d.date(as_of)}
-        FROM {CASE_TABLE} f
-        WHERE cases_case.client_id = f.client_id
-          AND cases_case.debtor_id = f.debtor_id
-          AND cases_case.status IN ({_quoted(statuses)})
-          AND {_case_scope(d, scope)}
-          AND f.overdue_fen = 0
+        WHERE cases_case.id IN (SELECT c.id {_nothing_overdue(d, scope, statuses)})
     """
 
 

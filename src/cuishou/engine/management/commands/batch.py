@@ -120,13 +120,14 @@ class Command(BaseCommand):
             lines.append(_("History: no past day needed rewriting."))
         lines.append(
             _(
-                "Loans: %(loans)d recomputed, %(changed)d changed. "
+                "Loans: %(loans)d, %(recomputed)d recomputed, %(changed)d changed. "
                 "Cases: %(opened)d opened, %(updated)d updated, "
                 "%(cured)d cured, %(reopened)d reopened; %(stages)d stage changes; "
                 "%(snapshots)d snapshot rows."
             )
             % {
                 "loans": c.get("loans", 0),
+                "recomputed": c.get("loans_recomputed", 0),
                 "changed": c.get("loans_changed", 0),
                 "opened": c.get("cases_opened", 0),
                 "updated": c.get("cases_updated", 0),

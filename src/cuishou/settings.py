@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "cuishou.cases",
     "cuishou.engine",
     "cuishou.payments",
+    "cuishou.compliance",
     "cuishou.web",
     "cuishou.api",
 ]

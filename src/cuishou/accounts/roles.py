@@ -21,13 +21,23 @@ _VIEW_PORTFOLIO = [
 
 _SEE_STAFF = ["accounts.view_user", "accounts.view_team"]
 
+# Logging contacts, promises and disputes on the cases one may see.
+_WORK_CASES = [
+    "cases.add_contactattempt",
+    "cases.view_contactattempt",
+    "cases.add_promisetopay",
+    "cases.view_promisetopay",
+    "cases.add_dispute",
+    "cases.view_dispute",
+]
+
 # Reveal of ID numbers and phones (``cases.reveal_pii``) goes to the roles that contact
 # debtors or act on their identity; compliance, finance and clients see them masked.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     # Works an assigned queue: calls, SMS, promises, notes.
-    Role.COLLECTOR: [*_VIEW_PORTFOLIO, "cases.reveal_pii"],
+    Role.COLLECTOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii"],
     # Visits the addresses of assigned cases.
-    Role.FIELD_VISITOR: [*_VIEW_PORTFOLIO, "cases.reveal_pii"],
+    Role.FIELD_VISITOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii"],
     # Receives visit cases, allocates them within the teams they lead, reviews reports.
     Role.TEAM_LEAD: [
         *_VIEW_PORTFOLIO,
@@ -35,6 +45,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.view_team_cases",
         "cases.change_case",
         "cases.reveal_pii",
+        *_WORK_CASES,
+        "cases.change_dispute",
+        "cases.allocate_cases",
     ],
     # Issues cases, approves routes and equipment, sets strategy, manages clients/products.
     Role.RISK_MANAGER: [
@@ -43,6 +56,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.view_all_cases",
         "cases.change_case",
         "cases.reveal_pii",
+        *_WORK_CASES,
+        "cases.change_dispute",
+        "cases.allocate_cases",
+        "cases.change_collectorprofile",
+        "cases.view_collectorprofile",
         "portfolio.add_importrun",
         "portfolio.view_importrun",
         "portfolio.change_product",
@@ -56,12 +74,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.view_all_cases",
         "cases.change_case",
         "cases.reveal_pii",
+        *_WORK_CASES,
+        "cases.change_dispute",
     ],
     # Policy packs, template approval, audit review.
     Role.COMPLIANCE_OFFICER: [
         *_VIEW_PORTFOLIO,
         *_SEE_STAFF,
         "cases.view_all_cases",
+        "cases.view_contactattempt",
+        "cases.view_promisetopay",
+        "cases.view_dispute",
         "audit.view_auditevent",
         "portfolio.view_importrun",
     ],

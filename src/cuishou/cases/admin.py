@@ -10,7 +10,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from cuishou.cases.models import Case
+from cuishou.cases.models import (
+    Case,
+    CollectorProfile,
+    ContactAttempt,
+    Dispute,
+    PromiseInstalment,
+    PromiseToPay,
+)
 from cuishou.cases.selectors import case_visible_queryset
 from cuishou.cases.services import case_assign, case_stage_set
 
@@ -103,3 +110,51 @@ class CaseAdmin(admin.ModelAdmin):
             case_assign(
                 actor=request.user, case=obj, assignee=obj.assignee, reason="changed in admin"
             )
+
+
+@admin.register(CollectorProfile)
+class CollectorProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "capacity", "active")
+    list_filter = ("active",)
+    search_fields = ("user__username", "user__display_name")
+    filter_horizontal = ("clients",)
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Written only through the workbench's services (each audited)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ContactAttempt)
+class ContactAttemptAdmin(_ReadOnly):
+    list_display = ("attempted_at", "case", "channel", "party", "outcome", "actor")
+    list_filter = ("channel", "outcome")
+    raw_id_fields = ("case",)
+
+
+class PromiseInstalmentInline(admin.TabularInline):
+    model = PromiseInstalment
+    extra = 0
+    can_delete = False
+    readonly_fields = ("seq", "due_on", "amount", "status", "paid_amount")
+
+
+@admin.register(PromiseToPay)
+class PromiseToPayAdmin(_ReadOnly):
+    list_display = ("case", "promised_on", "amount", "status", "decided_as_of")
+    list_filter = ("status",)
+    inlines = [PromiseInstalmentInline]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(_ReadOnly):
+    list_display = ("case", "opened_at", "status", "resolved_at")
+    list_filter = ("status",)

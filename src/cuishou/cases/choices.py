@@ -24,3 +24,58 @@ class CaseStatus(models.TextChoices):
 
 
 OPEN_STATUSES = [CaseStatus.OPEN.value, CaseStatus.PAUSED.value]
+
+
+class Channel(models.TextChoices):
+    """How a contact attempt reached (or tried to reach) someone."""
+
+    CALL = "call", _("Call (电话)")
+    SMS = "sms", _("SMS (短信)")
+    EMAIL = "email", _("E-mail (邮件)")
+    LETTER = "letter", _("Letter (信函)")
+    VISIT = "visit", _("Visit (外访)")
+
+
+class Party(models.TextChoices):
+    """Who was reached."""
+
+    DEBTOR = "debtor", _("Debtor (债务人)")
+    RELATED = "related", _("Related person (关系人)")
+    NOBODY = "nobody", _("Nobody (未接通)")
+
+
+class Outcome(models.TextChoices):
+    """The contact outcome codes of DESIGN.md, shared by the workbench, the compliance
+    engine and imports."""
+
+    NO_ANSWER = "no_answer", _("No answer (无人接听)")
+    BUSY = "busy", _("Busy (占线)")
+    SWITCHED_OFF = "switched_off", _("Switched off (关机)")
+    WRONG_NUMBER = "wrong_number", _("Wrong number (错号)")
+    RPC = "rpc", _("Right-party contact (本人接通)")
+    THIRD_PARTY = "third_party", _("Third party reached (第三方接通)")
+    PTP = "ptp", _("Promise to pay (承诺还款)")
+    REFUSES = "refuses", _("Refuses (拒绝)")
+    DISPUTES = "disputes", _("Disputes (异议)")
+    CLAIMS_PAID = "claims_paid", _("Claims paid (称已还款)")
+    HARDSHIP = "hardship", _("Hardship (困难)")
+    DECEASED = "deceased", _("Deceased (身故)")
+    CEASE = "cease", _("Asks to stop contact (要求停止联系)")
+
+
+# A call is answered for every code except these.
+UNANSWERED_OUTCOMES = frozenset({Outcome.NO_ANSWER, Outcome.BUSY, Outcome.SWITCHED_OFF})
+# Outcomes that say somebody was reached (so "nobody" is not a possible party).
+REACHED_OUTCOMES = frozenset(set(Outcome) - UNANSWERED_OUTCOMES - {Outcome.WRONG_NUMBER})
+
+
+class PromiseStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    KEPT = "kept", _("Kept")
+    BROKEN = "broken", _("Broken")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")

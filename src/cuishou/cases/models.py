@@ -6,7 +6,15 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from cuishou.cases.choices import CaseStatus, Stage
+from cuishou.cases.choices import (
+    CaseStatus,
+    Channel,
+    DisputeStatus,
+    Outcome,
+    Party,
+    PromiseStatus,
+    Stage,
+)
 from cuishou.core.models import MoneyField, TimeStampedModel
 from cuishou.portfolio.choices import Bucket
 
@@ -51,6 +59,12 @@ class Case(TimeStampedModel):
     penalty = MoneyField(_("penalty interest"))
     balance = MoneyField(_("outstanding balance"))
     computed_as_of = models.DateField(_("computed as of"), null=True, blank=True)
+    assignment_pinned = models.BooleanField(
+        _("assignment set by hand"),
+        default=False,
+        db_default=False,
+        help_text=_("Allocation leaves a case given to someone by hand where it is."),
+    )
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
 
@@ -69,6 +83,7 @@ class Case(TimeStampedModel):
             ("view_all_cases", _("Can see every case, not only assigned ones")),
             ("view_team_cases", _("Can see the cases of the teams one leads")),
             ("reveal_pii", _("Can reveal ID numbers and phone numbers (audited)")),
+            ("allocate_cases", _("Can allocate cases to collectors")),
         ]
 
     def __str__(self) -> str:
@@ -101,3 +116,230 @@ class StageRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bucket} → {self.get_stage_display()}"
+
+
+class ContactAttempt(models.Model):
+    """催收记录: one call, SMS, e-mail, letter or visit stop, with its outcome."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="contact_attempts"
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    contact_point = models.ForeignKey(
+        "portfolio.ContactPoint",
+        verbose_name=_("contact point"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attempts",
+        help_text=_("The number or address used (none for a visit or a letter)."),
+    )
+    party = models.CharField(_("who was reached"), max_length=8, choices=Party.choices)
+    related_person = models.ForeignKey(
+        "portfolio.RelatedPerson",
+        verbose_name=_("related person"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attempts",
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    notes = models.TextField(_("notes"), blank=True)
+    next_follow_up_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+    attempted_at = models.DateTimeField(_("attempted at"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("collector"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    compliance_rules = models.JSONField(
+        _("compliance rules"),
+        default=list,
+        blank=True,
+        help_text=_("The rules the compliance check applied when it allowed this contact."),
+    )
+
+    class Meta:
+        verbose_name = _("contact attempt")
+        verbose_name_plural = _("contact attempts")
+        ordering = ["-attempted_at", "-id"]
+        indexes = [
+            models.Index(fields=["case", "-attempted_at"], name="attempt_case_idx"),
+            models.Index(fields=["actor", "next_follow_up_at"], name="attempt_follow_up_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.channel} {self.outcome}"
+
+
+class PromiseToPay(models.Model):
+    """承诺还款: an amount (in one or more instalments) the debtor promised; the nightly run
+    decides kept or broken from the payments on the case's loans."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="promises"
+    )
+    contact_attempt = models.ForeignKey(
+        ContactAttempt,
+        verbose_name=_("contact attempt"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="promises",
+    )
+    promised_on = models.DateField(
+        _("promised on"), help_text=_("Payments from this day on count towards the promise.")
+    )
+    amount = MoneyField(_("amount"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=PromiseStatus.choices, default=PromiseStatus.PENDING
+    )
+    decided_as_of = models.DateField(_("decided as of"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("taken by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("promise to pay")
+        verbose_name_plural = _("promises to pay")
+        ordering = ["-promised_on", "-id"]
+        indexes = [models.Index(fields=["status", "case"], name="promise_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.amount}"
+
+
+class PromiseInstalment(models.Model):
+    """One dated amount of a promise. Kept when the payments from the promise's day
+    through this due date cover every instalment up to this one; broken when its day has
+    passed without that."""
+
+    promise = models.ForeignKey(
+        PromiseToPay,
+        verbose_name=_("promise"),
+        on_delete=models.CASCADE,
+        related_name="instalments",
+    )
+    seq = models.PositiveSmallIntegerField(_("instalment"))
+    due_on = models.DateField(_("due on"))
+    amount = MoneyField(_("amount"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=PromiseStatus.choices, default=PromiseStatus.PENDING
+    )
+    paid_amount = MoneyField(
+        _("paid towards it"), help_text=_("Payments counted for this instalment when decided.")
+    )
+
+    class Meta:
+        verbose_name = _("promise instalment")
+        verbose_name_plural = _("promise instalments")
+        ordering = ["promise", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["promise", "seq"], name="promise_instalment_seq"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="promise_instalment_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["due_on"], name="promise_instalment_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.promise_id}#{self.seq} {self.amount} {self.due_on}"
+
+
+class Dispute(models.Model):
+    """异议: the debtor contests the debt. Collection on the case pauses until resolved."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="disputes"
+    )
+    contact_attempt = models.ForeignKey(
+        ContactAttempt,
+        verbose_name=_("contact attempt"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disputes",
+    )
+    reason = models.TextField(_("what the debtor disputes"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
+    )
+    opened_at = models.DateTimeField(_("opened at"))
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("opened by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolution = models.TextField(_("resolution"), blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.get_status_display()}"
+
+
+class CollectorProfile(models.Model):
+    """What allocation needs to know of a collector: how many open cases they can carry
+    and which cases they can work (empty lists: any)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("collector"),
+        on_delete=models.CASCADE,
+        related_name="collector_profile",
+    )
+    capacity = models.PositiveIntegerField(_("capacity (open cases)"), default=400)
+    buckets = models.JSONField(
+        _("buckets"), default=list, blank=True, help_text=_('e.g. ["M1", "M2"]; empty: any')
+    )
+    languages = models.JSONField(
+        _("languages"),
+        default=list,
+        blank=True,
+        help_text=_('Languages besides Mandarin, e.g. ["yue", "en"].'),
+    )
+    clients = models.ManyToManyField(
+        "portfolio.Client",
+        verbose_name=_("clients"),
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: any client."),
+    )
+    stages = models.JSONField(
+        _("stages"),
+        default=list,
+        blank=True,
+        help_text=_('Stages worked, e.g. ["phone", "written"]; empty: any'),
+    )
+    active = models.BooleanField(_("takes new cases"), default=True)
+
+    class Meta:
+        verbose_name = _("collector profile")
+        verbose_name_plural = _("collector profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)

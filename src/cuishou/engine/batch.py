@@ -55,6 +55,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import actor_parts, audit_record
+from cuishou.cases.promises import promises_decide
 from cuishou.core.timeutil import require_date
 from cuishou.engine.choices import RunStatus
 from cuishou.engine.models import BatchRun, RecomputeMark
@@ -85,6 +86,8 @@ _COUNT_KEYS = (
     "stage_changes",
     "snapshots",
     "history_snapshots",
+    "promises_kept",
+    "promises_broken",
 )
 
 
@@ -438,6 +441,8 @@ def batch_run(
                     run, ranges=ranges, plan=plan, actor=actor, pickup_timeout=pickup_timeout
                 ),
             )
+        # Promises are decided once, after every shard's current state (docs/workflow.md).
+        _add(counts, promises_decide(as_of=as_of, client_id=client_id, actor=actor))
         counts["history_days"] = len(plan.days)
         _run_finish(run, counts=counts, plan=plan, actor=actor)
     except Exception as exc:

@@ -103,6 +103,14 @@ class Debtor(TimeStampedModel):
     mobile = models.CharField(_("mobile"), max_length=20)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     gender = models.CharField(_("gender"), max_length=1, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",  # the importer writes debtors in plain SQL
+        help_text=_("A language the collector must speak (e.g. yue, en); empty for Mandarin."),
+    )
 
     class Meta:
         verbose_name = _("debtor")

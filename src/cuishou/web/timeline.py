@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from cuishou.audit.models import AuditEvent
-from cuishou.cases.choices import Stage
+from cuishou.cases.choices import Channel, Outcome, Party, Stage
 
 _PII_FIELDS = {
     "id_number": lambda: _("ID number"),
@@ -93,7 +93,64 @@ def _loan_update(e: AuditEvent) -> str:
     return _("changed: %(fields)s") % {"fields": ", ".join(fields)}
 
 
+def _label(choices: Any, code: Any) -> str:
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return str(code)
+
+
+def _contact_attempt(e: AuditEvent) -> str:
+    after = e.after or {}
+    line = _("%(channel)s, %(party)s: %(outcome)s") % {
+        "channel": _label(Channel, after.get("channel")),
+        "party": _label(Party, after.get("party")),
+        "outcome": _label(Outcome, after.get("outcome")),
+    }
+    notes = after.get("notes")
+    return f"{line} — {notes}" if notes else line
+
+
+def _contact_blocked(e: AuditEvent) -> str:
+    rules = ", ".join((e.after or {}).get("rules", []))
+    return _("blocked by compliance (%(rules)s): %(why)s") % {"rules": rules, "why": e.summary}
+
+
+def _promise_create(e: AuditEvent) -> str:
+    after = e.after or {}
+    parts = [
+        _("%(amount)s by %(date)s") % {"amount": i.get("amount"), "date": i.get("due_on")}
+        for i in after.get("instalments", [])
+    ]
+    return _("promise to pay: %(parts)s") % {"parts": "; ".join(parts)}
+
+
+def _promise_decided(e: AuditEvent) -> str:
+    after = e.after or {}
+    values = {"date": after.get("as_of", ""), "paid": after.get("paid", "")}
+    if after.get("status") == "kept":
+        return _("promise kept as of %(date)s (%(paid)s paid)") % values
+    return _("promise broken as of %(date)s (%(paid)s paid)") % values
+
+
+def _case_assign(e: AuditEvent) -> str:
+    after = e.after or {}
+    if after.get("rule") == "hand":
+        return _("reassigned by hand: %(reason)s") % {"reason": after.get("reason", "")}
+    return _("allocated")
+
+
 _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
+    "contact.attempt": _contact_attempt,
+    "contact.blocked": _contact_blocked,
+    "contact.invalid": lambda e: _("number marked invalid (wrong number)"),
+    "related.refused": lambda e: _("related person refused further contact"),
+    "dispute.open": lambda e: _("dispute opened: %(reason)s") % {"reason": e.summary},
+    "dispute.resolve": lambda e: _("dispute resolved: %(resolution)s") % {"resolution": e.summary},
+    "promise.create": _promise_create,
+    "promise.kept": _promise_decided,
+    "promise.broken": _promise_decided,
+    "case.assign": _case_assign,
     "case.open": _case_open,
     "case.cure": _case_cure,
     "case.reopen": _case_reopen,

@@ -8,6 +8,13 @@ urlpatterns = [
     path("cases/", views.case_list, name="case-list"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/reveal/", views.case_reveal, name="case-reveal"),
+    path("cases/<int:pk>/contact/", views.case_contact, name="case-contact"),
+    path(
+        "cases/<int:pk>/disputes/<int:dispute_pk>/resolve/",
+        views.dispute_resolve_view,
+        name="dispute-resolve",
+    ),
+    path("queue/", views.queue, name="queue"),
     path("imports/", views.import_list, name="import-list"),
     path("imports/upload/", views.import_upload, name="import-upload"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),

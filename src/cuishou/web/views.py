@@ -6,18 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from cuishou.cases.choices import Outcome
+from cuishou.cases.contacts import contact_attempt_log, dispute_resolve, user_may_contact
 from cuishou.cases.filtersets import CaseFilterSet
-from cuishou.cases.models import Case
+from cuishou.cases.models import Case, Dispute
+from cuishou.cases.queue import queue_counts, queue_for
 from cuishou.cases.selectors import (
     case_file_get,
     case_get_for_user,
@@ -25,9 +30,10 @@ from cuishou.cases.selectors import (
     user_may_reveal_pii,
 )
 from cuishou.cases.services import case_reveal_pii
+from cuishou.compliance.check import ContactBlocked
 from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
-from cuishou.portfolio.models import ContactPoint, ImportRun
-from cuishou.web.forms import ImportUploadForm
+from cuishou.portfolio.models import ContactPoint, ImportRun, RelatedPerson
+from cuishou.web.forms import ContactAttemptForm, DisputeResolveForm, ImportUploadForm
 from cuishou.web.selectors import (
     TIMELINE_LIMIT,
     case_contact_rows,
@@ -139,7 +145,7 @@ def case_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.htmx.target == "timeline":
         context = {"timeline": case_timeline(case), "timeline_limit": TIMELINE_LIMIT}
         return render(request, "web/case_detail.html#timeline", context)
-    return render(request, "web/case_detail.html", _case_context(request, case, {}))
+    return render(request, "web/case_detail.html", _workbench_context(request, case, None))
 
 
 @login_required
@@ -172,7 +178,9 @@ def case_reveal(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         response = render(request, "web/_pii.html", {"item": item, "case": case})
         response["HX-Trigger"] = "pii-revealed"
         return response
-    return render(request, "web/case_detail.html", _case_context(request, case, {key: value}))
+    context = _workbench_context(request, case, None)
+    context.update(_case_context(request, case, {key: value}))
+    return render(request, "web/case_detail.html", context)
 
 
 # --- imports -------------------------------------------------------------------
@@ -269,3 +277,131 @@ def import_report(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(run.report, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{run.pk}-report.txt"'
     return response
+
+
+# --- the workbench ---------------------------------------------------------------
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """My queue: today's cases in priority order, with promises due and call-backs."""
+    items = queue_for(request.user)
+    return render(
+        request,
+        "web/queue.html",
+        {"items": items, "counts": queue_counts(request.user, items)},
+    )
+
+
+def _contact_form(case: Case, data: Any = None) -> ContactAttemptForm:
+    file = case_file_get(case)
+    contact_choices = []
+    for cp, person in case_contact_rows(file):
+        whose = person.name if person else _("debtor")
+        status = "" if cp.status in ("unverified", "valid") else f" [{cp.get_status_display()}]"
+        contact_choices.append((str(cp.pk), f"{mask_contact(cp.kind, cp.value)} — {whose}{status}"))
+    person_choices = [
+        (
+            str(p.pk),
+            f"{p.name} ({p.get_relation_display()})"
+            + (f" [{_('refused contact')}]" if p.refused_contact else ""),
+        )
+        for p in file.related_persons
+    ]
+    return ContactAttemptForm(data, contact_choices=contact_choices, person_choices=person_choices)
+
+
+def _workbench_context(
+    request: HttpRequest, case: Case, form: ContactAttemptForm | None
+) -> dict[str, Any]:
+    context = _case_context(request, case, {})
+    context.update(
+        {
+            "contact_form": form if form is not None else _contact_form(case),
+            "may_contact": user_may_contact(request.user),
+            "disputes": list(case.disputes.filter(status="open").order_by("opened_at")),
+            "may_resolve": request.user.has_perm("cases.change_dispute"),
+            "promises": list(
+                case.promises.exclude(status="cancelled").prefetch_related("instalments")[:5]
+            ),
+            "attempts": list(
+                case.contact_attempts.select_related("actor", "contact_point", "related_person")[
+                    :20
+                ]
+            ),
+        }
+    )
+    return context
+
+
+@login_required
+@require_POST
+def case_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log a contact attempt (through the compliance check) and, for ``ptp``, the promise."""
+    case = case_get_for_user(request.user, pk)
+    if not user_may_contact(request.user):
+        raise PermissionDenied
+    form = _contact_form(case, request.POST)
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        file_points = {str(cp.pk): cp for cp in ContactPoint.objects.filter(debtor=case.debtor)}
+        persons = {str(p.pk): p for p in RelatedPerson.objects.filter(debtor=case.debtor)}
+        promise = None
+        if data["outcome"] == Outcome.PTP:
+            promise = [(data["promise_date"], data["promise_amount"])]
+        try:
+            contact_attempt_log(
+                actor=request.user,
+                case=case,
+                channel=data["channel"],
+                party=data["party"],
+                outcome=data["outcome"],
+                contact_point=file_points.get(data.get("contact_point") or ""),
+                related_person=persons.get(data.get("related_person") or ""),
+                notes=data.get("notes") or "",
+                next_follow_up_at=data.get("next_follow_up_at"),
+                promise_instalments=promise,
+            )
+        except ContactBlocked as blocked:
+            form.add_error(None, blocked.decision.message)
+            status = 409
+        except ValidationError as err:
+            for field, reasons in err.message_dict.items():
+                target = field if field in form.fields else None
+                if field == "instalments":
+                    target = "promise_amount"
+                for reason in reasons:
+                    form.add_error(target, reason)
+            status = 400
+        else:
+            messages.success(request, _("Contact logged."))
+            return redirect(f"{reverse('web:case-detail', args=[case.pk])}#workbench")
+    else:
+        status = 400
+    case.refresh_from_db()
+    return render(
+        request, "web/case_detail.html", _workbench_context(request, case, form), status=status
+    )
+
+
+@login_required
+@require_POST
+def dispute_resolve_view(request: HttpRequest, pk: int, dispute_pk: int) -> HttpResponse:
+    case = case_get_for_user(request.user, pk)
+    if not request.user.has_perm("cases.change_dispute"):
+        raise PermissionDenied
+    dispute = get_object_or_404(Dispute, pk=dispute_pk, case=case)
+    form = DisputeResolveForm(request.POST)
+    if form.is_valid():
+        try:
+            dispute_resolve(
+                actor=request.user, dispute=dispute, resolution=form.cleaned_data["resolution"]
+            )
+        except ValidationError as err:
+            messages.error(request, " ".join(err.messages))
+        else:
+            messages.success(request, _("Dispute resolved; collection resumes."))
+    else:
+        messages.error(request, _("Say how the dispute was resolved."))
+    return redirect(f"{reverse('web:case-detail', args=[case.pk])}#workbench")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +138,44 @@ def portfolio(db: None) -> Portfolio:
 def _english_pages(client, settings):  # type: ignore[no-untyped-def]
     """Page tests read English text; the default (Chinese) is tested on its own."""
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
+# --- the browser tests' fixtures ---------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_portfolio(transactional_db: None) -> Portfolio:
+    # Created (and committed) before Playwright starts its event loop in this thread:
+    # Django refuses ORM calls from a thread with a running loop.
+    return make_portfolio()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: a temporary folder, or CUISHOU_SCREENSHOT_DIR to keep them."""
+    folder = Path(os.environ.get("CUISHOU_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -3,26 +3,12 @@ a case page and the language switch."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import PASSWORD, Portfolio, make_portfolio
-
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.web.conftest import CHROMIUM, PASSWORD, Portfolio
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,32 +17,6 @@ pytestmark = [
         reason="Chromium is not installed at /usr/bin/chromium (make system-deps installs it)",
     ),
 ]
-
-
-@pytest.fixture
-def browser_portfolio(transactional_db: None) -> Portfolio:
-    # Created (and committed) before Playwright starts its event loop in this thread:
-    # Django refuses ORM calls from a thread with a running loop.
-    return make_portfolio()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    """Where screenshots go: a temporary folder, or CUISHOU_SCREENSHOT_DIR to keep them."""
-    folder = Path(os.environ.get("CUISHOU_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.mark.parametrize(

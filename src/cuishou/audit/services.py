@@ -60,13 +60,18 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_default, ensure_ascii=False, allow_nan=False))
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _normalized(value: Any) -> Any:
+    if isinstance(value, _PLAIN):  # most values: nothing to do
+        return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _normalized(v) for k, v in value.items()}
+        return {k: v if isinstance(v, _PLAIN) else _normalized(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_normalized(v) for v in value]
+        return [v if isinstance(v, _PLAIN) else _normalized(v) for v in value]
     return value
 
 
@@ -153,9 +158,9 @@ def actor_parts(actor: Any) -> tuple[int | None, str]:
     return actor.pk, actor.get_username()[: _MAX["actor_label"]]
 
 
-# From this many events on (a nightly run opening a portfolio's cases), rows go in through
-# one executemany instead of model instances: the same columns, a fraction of the time.
-# The returned events then have no primary key.
+# From this many events on (a nightly run opening a portfolio's cases, an allocation), rows
+# go in through one executemany instead of model instances: the same columns, a fraction
+# of the time. Such a batch returns no events.
 _RAW_INSERT_FROM = 1000
 _COLUMNS = (
     "seq",
@@ -174,48 +179,51 @@ _COLUMNS = (
 )
 
 
-def _insert_raw(events: list[AuditEvent]) -> None:
+def _insert_raw(rows: list[dict[str, Any]]) -> None:
+    """Insert event rows (the ``_COLUMNS`` of each) in one executemany, without model
+    instances."""
     ops = connection.ops
     table = AuditEvent._meta.db_table
     columns = ", ".join(_COLUMNS)
     marks = ", ".join(["%s"] * len(_COLUMNS))
-    at = ops.adapt_datetimefield_value(events[0].at)
+    at = ops.adapt_datetimefield_value(rows[0]["at"])
 
     def json_value(value: Any) -> Any:
         return None if value is None else ops.adapt_json_value(value, None)
 
-    rows = [
+    params = [
         (
-            e.seq,
+            r["seq"],
             at,
-            e.actor_id,
-            e.actor_label,
-            e.action,
-            e.object_type,
-            e.object_id,
-            e.case_id,
-            e.summary,
-            json_value(e.before),
-            json_value(e.after),
-            e.prev_hash,
-            e.hash,
+            r["actor_id"],
+            r["actor_label"],
+            r["action"],
+            r["object_type"],
+            r["object_id"],
+            r["case_id"],
+            r["summary"],
+            json_value(r["before"]),
+            json_value(r["after"]),
+            r["prev_hash"],
+            r["hash"],
         )
-        for e in events
+        for r in rows
     ]
     with connection.cursor() as cur:
-        cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+        cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)
 
 
 def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[AuditEvent]:
     """Append events to the chain in one locked step. Must run inside the caller's
-    transaction so the events commit (or roll back) with the change they describe."""
+    transaction so the events commit (or roll back) with the change they describe.
+    Returns the events, except for a batch of more than ``_RAW_INSERT_FROM`` (none)."""
     actor_id, actor_label = actor_parts(actor)
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
         # Taken under the lock, so seq order and time order agree.
         now = timezone.now()
         seq, prev = head.last_seq, head.last_hash
-        events: list[AuditEvent] = []
+        rows: list[dict[str, Any]] = []
         for entry in entries:
             seq += 1
             values: dict[str, Any] = {
@@ -232,14 +240,18 @@ def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[Audi
                 "after": jsonable(entry.after),
             }
             digest = event_hash(prev, _hashed_fields(**values))
-            events.append(AuditEvent(**values, prev_hash=prev, hash=digest))
+            values["prev_hash"], values["hash"] = prev, digest
+            rows.append(values)
             prev = digest
-        if not events:
+        if not rows:
             return []
-        if len(events) > _RAW_INSERT_FROM:
-            _insert_raw(events)
+        events: list[AuditEvent] = []
+        if len(rows) > _RAW_INSERT_FROM:
+            _insert_raw(rows)
         else:
-            AuditEvent.objects.bulk_create(events, batch_size=2000)
+            events = AuditEvent.objects.bulk_create(
+                [AuditEvent(**values) for values in rows], batch_size=2000
+            )
         head.last_seq, head.last_hash = seq, prev
         head.save(update_fields=["last_seq", "last_hash"])
     return events

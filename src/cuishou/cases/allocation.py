@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -38,6 +38,8 @@ from cuishou.portfolio.choices import AddressKind, ContactKind, ContactStatus
 from cuishou.portfolio.models import Address, Client, ContactPoint
 
 DEFAULT_CAPACITY = 400
+_IDS_PER_STATEMENT = 5000
+_TOLERANCE_CASES = 2
 COLLECTOR_STAGES = [Stage.REMINDER.value, Stage.PHONE.value, Stage.WRITTEN.value, Stage.LEGAL.value]
 VISITOR_STAGES = [Stage.VISIT.value]
 
@@ -62,8 +64,7 @@ class Person:
         )
 
 
-@dataclass(frozen=True)
-class CaseRow:
+class CaseRow(NamedTuple):
     case_id: int
     client_id: int
     bucket: str
@@ -219,7 +220,9 @@ class _Pool:
                 heapq.heappop(self.heap)
                 continue
             current = person.load / person.capacity
-            if current != ratio:  # loaded through another pool since it was pushed
+            # Loaded through another pool since it was pushed: take it while it is within
+            # a couple of cases of its place (loads stay even within that), else re-sort.
+            if current - ratio > _TOLERANCE_CASES / person.capacity:
                 heapq.heapreplace(self.heap, (current, user_id, person))
                 continue
             return person
@@ -324,12 +327,20 @@ def cases_allocate(
         if dry_run or not result.changes:
             return result
         now = connection.ops.adapt_datetimefield_value(timezone.now())
+        by_person: dict[int, list[int]] = defaultdict(list)
+        for case_id, _old, new in result.changes:
+            by_person[new].append(case_id)
+        false = "FALSE" if connection.vendor == "postgresql" else "0"
         with connection.cursor() as cur:
-            cur.executemany(
-                "UPDATE cases_case SET assignee_id = %s, assignment_pinned = %s, updated_at = %s"
-                " WHERE id = %s",
-                [(new, False, now, case_id) for case_id, _old, new in result.changes],
-            )
+            # One statement per person (ids in chunks under SQLite's parameter limit).
+            for person_id, case_ids in by_person.items():
+                for start in range(0, len(case_ids), _IDS_PER_STATEMENT):
+                    chunk = case_ids[start : start + _IDS_PER_STATEMENT]
+                    cur.execute(
+                        f"UPDATE cases_case SET assignee_id = %s, assignment_pinned = {false},"
+                        f" updated_at = %s WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                        [person_id, now, *chunk],
+                    )
         audit_record_many(
             actor=actor,
             entries=[

@@ -8,12 +8,14 @@ when shown. Unknown actions fall back to the stored summary.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from cuishou.audit.models import AuditEvent
 from cuishou.cases.choices import Channel, Outcome, Party, Stage
+from cuishou.core.money import to_fen
 
 _PII_FIELDS = {
     "id_number": lambda: _("ID number"),
@@ -93,6 +95,14 @@ def _loan_update(e: AuditEvent) -> str:
     return _("changed: %(fields)s") % {"fields": ", ".join(fields)}
 
 
+def _money(value: Any) -> str:
+    """``1500`` → ``1,500.00``, as the pages show amounts."""
+    try:
+        return f"{to_fen(Decimal(str(value))):,.2f}"
+    except (ArithmeticError, ValueError, TypeError):
+        return str(value)
+
+
 def _label(choices: Any, code: Any) -> str:
     try:
         return str(choices(code).label)
@@ -119,7 +129,7 @@ def _contact_blocked(e: AuditEvent) -> str:
 def _promise_create(e: AuditEvent) -> str:
     after = e.after or {}
     parts = [
-        _("%(amount)s by %(date)s") % {"amount": i.get("amount"), "date": i.get("due_on")}
+        _("%(amount)s by %(date)s") % {"amount": _money(i.get("amount")), "date": i.get("due_on")}
         for i in after.get("instalments", [])
     ]
     return _("promise to pay: %(parts)s") % {"parts": "; ".join(parts)}
@@ -127,7 +137,7 @@ def _promise_create(e: AuditEvent) -> str:
 
 def _promise_decided(e: AuditEvent) -> str:
     after = e.after or {}
-    values = {"date": after.get("as_of", ""), "paid": after.get("paid", "")}
+    values = {"date": after.get("as_of", ""), "paid": _money(after.get("paid"))}
     if after.get("status") == "kept":
         return _("promise kept as of %(date)s (%(paid)s paid)") % values
     return _("promise broken as of %(date)s (%(paid)s paid)") % values

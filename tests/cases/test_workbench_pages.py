@@ -65,3 +65,45 @@ def test_a_ptp_without_an_amount_and_a_blocked_contact_say_why(client, collector
     assert response.status_code == 409
     assert "collection is paused" in response.content.decode()
     assert not ContactAttempt.objects.exists()
+
+
+def test_escalating_from_the_case_page_and_a_refusal_shown(client, collector) -> None:
+    case = CaseFactory(assignee=collector, stage="phone")
+    response = client.post(
+        f"/cases/{case.pk}/action/",
+        {"action": "escalate", "stage": "visit", "reason": "失联"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 302
+    page = client.get(f"/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Stage changed." in page and "visit requested: 失联" in page
+    response = client.post(
+        f"/cases/{case.pk}/action/",
+        {"action": "escalate", "stage": "written", "reason": "x"},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+    assert "An escalation goes to a later stage" in response.content.decode()
+
+
+def test_a_risk_manager_approves_a_write_off_from_the_case_page(client, collector) -> None:
+    case = CaseFactory(assignee=collector, balance=Decimal("300.00"))
+    client.post(
+        f"/cases/{case.pk}/action/",
+        {"action": "write_off", "reason": "债务人身故"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    page = client.get(f"/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Write-off requested" in page and 'value="approve"' not in page  # not hers to approve
+    risk = UserFactory(username="risk", role="risk_manager")
+    client.force_login(risk)
+    page = client.get(f"/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    request_id = page.split('data-approval="', 1)[1].split('"', 1)[0]
+    response = client.post(
+        f"/cases/{case.pk}/action/",
+        {"action": "approve", "request": request_id, "reason": "同意核销"},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Request approved." in page and "Closed: Written off" in page

@@ -48,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_WORK_CASES,
         "cases.change_dispute",
         "cases.allocate_cases",
+        "cases.close_case",
+        "cases.approve_deescalation",
     ],
     # Issues cases, approves routes and equipment, sets strategy, manages clients/products.
     Role.RISK_MANAGER: [
@@ -59,6 +61,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_WORK_CASES,
         "cases.change_dispute",
         "cases.allocate_cases",
+        "cases.close_case",
+        "cases.approve_deescalation",
+        "cases.approve_write_off",
         "cases.change_collectorprofile",
         "cases.view_collectorprofile",
         "portfolio.add_importrun",

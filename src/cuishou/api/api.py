@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError
 
-from cuishou.api import cases, loans
+from cuishou.api import cases, loans, workbench
 from cuishou.api.auth import API_AUTH, request_user
 from cuishou.api.schemas import MeOut
 from cuishou.cases.selectors import user_may_reveal_pii
@@ -74,3 +74,4 @@ def me(request: HttpRequest) -> Any:
 api.add_router("/me", me_router)
 api.add_router("/cases", cases.router)
 api.add_router("/loans", loans.router)
+api.add_router("/workbench", workbench.router)

@@ -34,6 +34,7 @@ from cuishou.accounts.models import Team
 from cuishou.audit.services import AuditEntry, audit_record, audit_record_many
 from cuishou.cases.choices import OPEN_STATUSES, Stage
 from cuishou.cases.models import Case, CollectorProfile
+from cuishou.core.sqlite import run_page_cache
 from cuishou.portfolio.choices import AddressKind, ContactKind, ContactStatus
 from cuishou.portfolio.models import Address, Client, ContactPoint
 
@@ -319,7 +320,7 @@ def cases_allocate(
     """Allocate the open cases in scope; write and audit each change (unless
     ``dry_run``). ``rebalance`` also moves cases that already have an eligible person
     (never hand-set ones)."""
-    with transaction.atomic():
+    with run_page_cache(), transaction.atomic():
         # One allocation at a time: lock the cases' assignment by locking the clients.
         clients = Client.objects.select_for_update().order_by("pk")
         list(clients.filter(pk=client.pk) if client else clients)

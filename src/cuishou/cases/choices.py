@@ -79,3 +79,33 @@ class PromiseStatus(models.TextChoices):
 class DisputeStatus(models.TextChoices):
     OPEN = "open", _("Open")
     RESOLVED = "resolved", _("Resolved")
+
+
+class Closure(models.TextChoices):
+    """How a case was closed."""
+
+    PAID_IN_FULL = "paid_in_full", _("Paid in full (结清)")
+    SETTLED = "settled", _("Settled (和解结案)")
+    RETURNED = "returned", _("Returned to the client (退案)")
+    WRITTEN_OFF = "written_off", _("Written off (核销)")
+
+
+class RequestKind(models.TextChoices):
+    """Changes that need somebody else's approval."""
+
+    DE_ESCALATE = "de_escalate", _("De-escalate the stage")
+    WRITE_OFF = "write_off", _("Write off")
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class HandOverStatus(models.TextChoices):
+    """A visit request or legal review created by an escalation."""
+
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")

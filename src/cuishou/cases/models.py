@@ -9,10 +9,14 @@ from django.utils.translation import gettext_lazy as _
 from cuishou.cases.choices import (
     CaseStatus,
     Channel,
+    Closure,
     DisputeStatus,
+    HandOverStatus,
     Outcome,
     Party,
     PromiseStatus,
+    RequestKind,
+    RequestStatus,
     Stage,
 )
 from cuishou.core.models import MoneyField, TimeStampedModel
@@ -67,6 +71,14 @@ class Case(TimeStampedModel):
     )
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    closure = models.CharField(
+        _("closed as"),
+        max_length=16,
+        choices=Closure.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
 
     class Meta:
         verbose_name = _("case")
@@ -84,6 +96,9 @@ class Case(TimeStampedModel):
             ("view_team_cases", _("Can see the cases of the teams one leads")),
             ("reveal_pii", _("Can reveal ID numbers and phone numbers (audited)")),
             ("allocate_cases", _("Can allocate cases to collectors")),
+            ("close_case", _("Can close cases (settled, returned, paid in full)")),
+            ("approve_write_off", _("Can approve writing a case off")),
+            ("approve_deescalation", _("Can approve moving a case to an earlier stage")),
         ]
 
     def __str__(self) -> str:
@@ -343,3 +358,123 @@ class CollectorProfile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class ApprovalRequest(models.Model):
+    """A change to a case that needs somebody else's approval (de-escalation, write-off)."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="approval_requests"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=RequestKind.choices)
+    stage = models.CharField(_("requested stage"), max_length=16, choices=Stage.choices, blank=True)
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        verbose_name = _("approval request")
+        verbose_name_plural = _("approval requests")
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "kind"], name="approval_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.status}"
+
+
+class VisitRequest(models.Model):
+    """A case escalated to a field visit, waiting for the risk department to issue it."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="visit_requests"
+    )
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=HandOverStatus.choices, default=HandOverStatus.OPEN
+    )
+    created_at = models.DateTimeField(_("created at"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("visit request")
+        verbose_name_plural = _("visit requests")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.get_status_display()}"
+
+
+class LegalReview(models.Model):
+    """A case escalated to legal, waiting for the legal officer's review."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="legal_reviews"
+    )
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=HandOverStatus.choices, default=HandOverStatus.OPEN
+    )
+    created_at = models.DateTimeField(_("created at"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("legal review")
+        verbose_name_plural = _("legal reviews")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.get_status_display()}"
+
+
+class CaseArchive(models.Model):
+    """The case file as it stood when the case was closed, with its SHA-256."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="archives"
+    )
+    closure = models.CharField(_("closed as"), max_length=16, choices=Closure.choices)
+    created_at = models.DateTimeField(_("archived at"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    content = models.JSONField(_("case file"))
+
+    class Meta:
+        verbose_name = _("case archive")
+        verbose_name_plural = _("case archives")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.sha256[:12]}"

@@ -26,12 +26,8 @@ batch.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
@@ -39,6 +35,7 @@ from django.utils import timezone
 from cuishou.audit.services import AuditEntry, audit_record_many
 from cuishou.cases.choices import OPEN_STATUSES, CaseStatus
 from cuishou.core.money import fen_to_decimal
+from cuishou.core.sqlite import run_page_cache
 from cuishou.core.timeutil import require_date
 from cuishou.engine import sql
 from cuishou.engine.sql import Scope
@@ -78,33 +75,6 @@ def _scope_of(client: Client | None, scope: Scope | None) -> Scope:
     if scope.loan_id is not None:
         raise ValueError("a run covers clients or debtor ranges, not one loan")
     return scope
-
-
-_cache = threading.local()  # per thread, as Django's connections are
-
-
-@contextmanager
-def run_page_cache() -> Iterator[None]:
-    """On SQLite, the run's page cache (``CUISHOU_BATCH_SQLITE_CACHE_MB``) for this
-    thread's connection while the block runs, then the previous size again (which frees
-    it). Nested blocks share the outer one's, so a night's current state and history
-    days read through one cache."""
-    megabytes = int(settings.CUISHOU_BATCH_SQLITE_CACHE_MB)
-    depth = getattr(_cache, "depth", 0)
-    before: int | None = None
-    if connection.vendor == "sqlite" and megabytes > 0 and depth == 0:
-        with connection.cursor() as cur:
-            cur.execute("PRAGMA cache_size")
-            before = int(cur.fetchone()[0])
-            cur.execute(f"PRAGMA cache_size = {-megabytes * 1024}")  # negative: KiB
-    _cache.depth = depth + 1
-    try:
-        yield
-    finally:
-        _cache.depth = depth
-        if before is not None:
-            with connection.cursor() as cur:
-                cur.execute(f"PRAGMA cache_size = {before}")
 
 
 def _prepare(cur: CursorWrapper, d: sql.Dialect, as_of: dt.date, scope: Scope) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from cuishou.audit.models import AuditEvent
-from cuishou.cases.choices import Channel, Outcome, Party, Stage
+from cuishou.cases.choices import Channel, Closure, Outcome, Party, Stage
 from cuishou.core.money import to_fen
 
 _PII_FIELDS = {
@@ -150,6 +150,32 @@ def _case_assign(e: AuditEvent) -> str:
     return _("allocated")
 
 
+def _approval_request(e: AuditEvent) -> str:
+    after = e.after or {}
+    if after.get("kind") == "write_off":
+        return _("write-off requested: %(reason)s") % {"reason": after.get("reason", "")}
+    return _("de-escalation to %(stage)s requested: %(reason)s") % {
+        "stage": _stage_label(after.get("stage", "")),
+        "reason": after.get("reason", ""),
+    }
+
+
+def _approval_decide(e: AuditEvent) -> str:
+    after = e.after or {}
+    if after.get("status") == "approved":
+        return _("request approved: %(note)s") % {"note": after.get("note", "")}
+    return _("request rejected: %(note)s") % {"note": after.get("note", "")}
+
+
+def _case_close(e: AuditEvent) -> str:
+    after = e.after or {}
+    return _("closed as %(closure)s: %(reason)s (file archived, SHA-256 %(sha)s…)") % {
+        "closure": _label(Closure, after.get("closure")),
+        "reason": after.get("reason", ""),
+        "sha": str(after.get("archive_sha256", ""))[:12],
+    }
+
+
 _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
     "contact.attempt": _contact_attempt,
     "contact.blocked": _contact_blocked,
@@ -161,6 +187,11 @@ _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
     "promise.kept": _promise_decided,
     "promise.broken": _promise_decided,
     "case.assign": _case_assign,
+    "visit.request": lambda e: _("visit requested: %(reason)s") % {"reason": e.summary},
+    "legal.review": lambda e: _("legal review requested: %(reason)s") % {"reason": e.summary},
+    "approval.request": _approval_request,
+    "approval.decide": _approval_decide,
+    "case.close": _case_close,
     "case.open": _case_open,
     "case.cure": _case_cure,
     "case.reopen": _case_reopen,

@@ -9,6 +9,7 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
     path("cases/<int:pk>/reveal/", views.case_reveal, name="case-reveal"),
     path("cases/<int:pk>/contact/", views.case_contact, name="case-contact"),
+    path("cases/<int:pk>/action/", views.case_action, name="case-action"),
     path(
         "cases/<int:pk>/disputes/<int:dispute_pk>/resolve/",
         views.dispute_resolve_view,

@@ -18,10 +18,17 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from cuishou.cases.choices import Outcome
+from cuishou.cases.choices import Closure, Outcome, Stage
+from cuishou.cases.closure import (
+    approval_decide,
+    case_close,
+    case_deescalate_request,
+    case_escalate,
+    case_write_off_request,
+)
 from cuishou.cases.contacts import contact_attempt_log, dispute_resolve, user_may_contact
 from cuishou.cases.filtersets import CaseFilterSet
-from cuishou.cases.models import Case, Dispute
+from cuishou.cases.models import ApprovalRequest, Case, Dispute
 from cuishou.cases.queue import queue_counts, queue_for
 from cuishou.cases.selectors import (
     case_file_get,
@@ -329,6 +336,14 @@ def _workbench_context(
                     :20
                 ]
             ),
+            "approvals": list(
+                case.approval_requests.filter(status="pending").select_related("requested_by")
+            ),
+            "stages": Stage.choices,
+            "closures": [c for c in Closure.choices if c[0] != Closure.WRITTEN_OFF],
+            "may_close": request.user.has_perm("cases.close_case"),
+            "may_approve": request.user.has_perm("cases.approve_deescalation")
+            or request.user.has_perm("cases.approve_write_off"),
         }
     )
     return context
@@ -405,3 +420,52 @@ def dispute_resolve_view(request: HttpRequest, pk: int, dispute_pk: int) -> Http
     else:
         messages.error(request, _("Say how the dispute was resolved."))
     return redirect(f"{reverse('web:case-detail', args=[case.pk])}#workbench")
+
+
+@login_required
+@require_POST
+def case_action(request: HttpRequest, pk: int) -> HttpResponse:
+    """Escalate, ask to de-escalate, close, ask to write off, or decide a request."""
+    case = case_get_for_user(request.user, pk)
+    action = request.POST.get("action", "")
+    reason = request.POST.get("reason", "")
+    done = {
+        "escalate": _("Stage changed."),
+        "deescalate": _("De-escalation requested; it waits for approval."),
+        "close": _("Case closed and its file archived."),
+        "write_off": _("Write-off requested; it waits for a risk manager's approval."),
+        "approve": _("Request approved."),
+        "reject": _("Request rejected."),
+    }
+    if action not in done:
+        return HttpResponseBadRequest(_("Unknown action."))
+    try:
+        if action == "escalate":
+            case_escalate(
+                actor=request.user, case=case, stage=request.POST.get("stage", ""), reason=reason
+            )
+        elif action == "deescalate":
+            case_deescalate_request(
+                actor=request.user, case=case, stage=request.POST.get("stage", ""), reason=reason
+            )
+        elif action == "close":
+            case_close(
+                actor=request.user,
+                case=case,
+                closure=request.POST.get("closure", ""),
+                reason=reason,
+            )
+        elif action == "write_off":
+            case_write_off_request(actor=request.user, case=case, reason=reason)
+        else:
+            approval = get_object_or_404(
+                ApprovalRequest, pk=request.POST.get("request") or 0, case=case
+            )
+            approval_decide(
+                actor=request.user, request=approval, approve=action == "approve", note=reason
+            )
+    except ValidationError as err:
+        messages.error(request, " ".join(err.messages))
+    else:
+        messages.success(request, done[action])
+    return redirect(f"{reverse('web:case-detail', args=[case.pk])}#stage-closure")

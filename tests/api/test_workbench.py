@@ -1,0 +1,95 @@
+"""The workbench through the API: the queue, logging a contact with a promise, a blocked
+contact, and the same scope as the pages."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from cuishou.core.timeutil import today_shanghai
+from tests.factories import CaseFactory, ClientFactory, ContactPointFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _as(user) -> Client:  # type: ignore[no-untyped-def]
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def _post(c: Client, url: str, body: dict) -> object:  # type: ignore[type-arg]
+    return c.post(url, json.dumps(body, default=str), content_type="application/json")
+
+
+def test_a_collector_logs_a_promise_and_sees_it_in_the_queue() -> None:
+    li = UserFactory(username="li", role="collector")
+    case = CaseFactory(assignee=li, balance=Decimal("6000.00"))
+    phone = ContactPointFactory(debtor=case.debtor)
+    due = today_shanghai()
+    c = _as(li)
+    response = _post(
+        c,
+        f"/api/workbench/cases/{case.pk}/contacts",
+        {
+            "channel": "call",
+            "party": "debtor",
+            "outcome": "ptp",
+            "contact_point_id": phone.pk,
+            "notes": "今天还",
+            "promise": [{"due_on": due.isoformat(), "amount": "800.00"}],
+        },
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["outcome"] == "ptp"
+    promises = c.get(f"/api/workbench/cases/{case.pk}/promises").json()
+    assert [(p["amount"], p["status"]) for p in promises] == [("800.00", "pending")]
+    queue = c.get("/api/workbench/queue").json()
+    assert [(q["case_id"], q["promise_due_today"]) for q in queue] == [(case.pk, True)]
+
+
+def test_bad_input_is_422_naming_the_field_and_a_paused_case_is_409_with_the_rule() -> None:
+    li = UserFactory(username="li", role="collector")
+    case = CaseFactory(assignee=li)
+    phone = ContactPointFactory(debtor=case.debtor)
+    c = _as(li)
+    body = {
+        "channel": "call",
+        "party": "debtor",
+        "outcome": "no_answer",
+        "contact_point_id": phone.pk,
+    }
+    response = _post(c, f"/api/workbench/cases/{case.pk}/contacts", body)
+    assert response.status_code == 422 and "party" in response.json()["detail"]
+    case.status = "paused"
+    case.save()
+    body.update(outcome="rpc")
+    response = _post(c, f"/api/workbench/cases/{case.pk}/contacts", body)
+    assert response.status_code == 409
+    assert response.json()["rules"] == ["house.dispute_pause"]
+
+
+def test_the_api_keeps_the_pages_scope() -> None:
+    li = UserFactory(username="li", role="collector")
+    wang = UserFactory(username="wang", role="collector")
+    theirs = CaseFactory(assignee=wang)
+    client_user = UserFactory(username="bank", role="client", client=ClientFactory(code="BK"))
+    for user, expected in ((li, 404), (client_user, 404)):
+        response = _post(
+            _as(user),
+            f"/api/workbench/cases/{theirs.pk}/contacts",
+            {"channel": "letter", "party": "nobody", "outcome": "no_answer"},
+        )
+        assert response.status_code == expected
+    # a client user sees its own client's cases but does not contact debtors
+    own = CaseFactory(client=client_user.client)
+    response = _post(
+        _as(client_user),
+        f"/api/workbench/cases/{own.pk}/contacts",
+        {"channel": "letter", "party": "nobody", "outcome": "no_answer"},
+    )
+    assert response.status_code == 403
+    assert _as(li).get(f"/api/workbench/cases/{theirs.pk}/contacts").status_code == 404

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from cuishou.cases.models import ContactAttempt, PromiseToPay
+from cuishou.cases.models import Case, ContactAttempt, PromiseToPay
 from cuishou.core.timeutil import today_shanghai
-from tests.factories import CaseFactory, ContactPointFactory, UserFactory
+from tests.factories import CaseFactory, ContactPointFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +107,33 @@ def test_a_risk_manager_approves_a_write_off_from_the_case_page(client, collecto
     )
     page = response.content.decode()
     assert "Request approved." in page and "Closed: Written off" in page
+
+
+def test_a_team_lead_previews_and_runs_allocation_for_their_team(client) -> None:
+    lead = UserFactory(username="lead", role="team_lead")
+    team = TeamFactory(name="电催一组", lead=lead)
+    mine = UserFactory(username="mine", role="collector", team=team)
+    other = UserFactory(username="other", role="collector")  # not in the lead's team
+    cases = [CaseFactory(balance=Decimal("1000.00")) for _ in range(3)]
+    client.force_login(lead)
+    page = client.get("/allocation/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "3 open cases: allocating now would give 3 to someone" in page
+    assert "mine" in page and ">other<" not in page
+    response = client.post("/allocation/", HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    assert "3 cases allocated" in response.content.decode()
+    assert {Case.objects.get(pk=c.pk).assignee_id for c in cases} == {mine.pk}
+
+    # and reassigns one by hand, with a reason, from the case page
+    response = client.post(
+        f"/cases/{cases[0].pk}/reassign/",
+        {"assignee": mine.pk, "reason": "熟悉该客户"},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+    assert "Case reassigned." in response.content.decode()
+    assert Case.objects.get(pk=cases[0].pk).assignment_pinned
+    assert other.pk not in {Case.objects.get(pk=c.pk).assignee_id for c in cases}
+
+
+def test_a_collector_cannot_open_the_allocation_page(client, collector) -> None:
+    assert client.get("/allocation/").status_code == 403

@@ -16,6 +16,8 @@ urlpatterns = [
         name="dispute-resolve",
     ),
     path("queue/", views.queue, name="queue"),
+    path("allocation/", views.allocation, name="allocation"),
+    path("cases/<int:pk>/reassign/", views.case_reassign_view, name="case-reassign"),
     path("imports/", views.import_list, name="import-list"),
     path("imports/upload/", views.import_upload, name="import-upload"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),

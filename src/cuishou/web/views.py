@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from cuishou.accounts.models import Team, User
+from cuishou.cases.allocation import allocation_plan, case_reassign, cases_allocate
 from cuishou.cases.choices import Closure, Outcome, Stage
 from cuishou.cases.closure import (
     approval_decide,
@@ -35,6 +37,7 @@ from cuishou.cases.selectors import (
     case_get_for_user,
     case_visible_queryset,
     user_may_reveal_pii,
+    user_sees_all_cases,
 )
 from cuishou.cases.services import case_reveal_pii
 from cuishou.compliance.check import ContactBlocked
@@ -318,6 +321,17 @@ def _contact_form(case: Case, data: Any = None) -> ContactAttemptForm:
     return ContactAttemptForm(data, contact_choices=contact_choices, person_choices=person_choices)
 
 
+def _workers_for(user: Any) -> list[User]:
+    """Whom ``user`` may give a case to: collectors and field visitors (of the teams they
+    lead, unless they see every case)."""
+    qs = User.objects.filter(
+        is_active=True, groups__name__in=["collector", "field_visitor"]
+    ).distinct()
+    if not user_sees_all_cases(user):
+        qs = qs.filter(team__lead=user)
+    return list(qs.order_by("username"))
+
+
 def _workbench_context(
     request: HttpRequest, case: Case, form: ContactAttemptForm | None
 ) -> dict[str, Any]:
@@ -342,6 +356,10 @@ def _workbench_context(
             "stages": Stage.choices,
             "closures": [c for c in Closure.choices if c[0] != Closure.WRITTEN_OFF],
             "may_close": request.user.has_perm("cases.close_case"),
+            "may_reassign": request.user.has_perm("cases.change_case"),
+            "workers": _workers_for(request.user)
+            if request.user.has_perm("cases.change_case")
+            else [],
             "may_approve": request.user.has_perm("cases.approve_deescalation")
             or request.user.has_perm("cases.approve_write_off"),
         }
@@ -468,4 +486,64 @@ def case_action(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(err.messages))
     else:
         messages.success(request, done[action])
+    return redirect(f"{reverse('web:case-detail', args=[case.pk])}#stage-closure")
+
+
+def _allocation_scope(user: Any) -> list[Team | None]:
+    """The teams a user allocates for: every case (None) for one who sees all cases, else
+    the teams they lead."""
+    if user_sees_all_cases(user):
+        return [None]
+    return list(Team.objects.filter(lead=user).order_by("name"))
+
+
+@login_required
+@permission_required("cases.allocate_cases", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def allocation(request: HttpRequest) -> HttpResponse:
+    """The team lead's allocation page: what allocating would do, and doing it."""
+    scopes = _allocation_scope(request.user)
+    rebalance = request.POST.get("rebalance") == "1" or request.GET.get("rebalance") == "1"
+    if request.method == "POST":
+        assigned = unallocated = 0
+        for team in scopes:
+            result = cases_allocate(actor=request.user, team=team, rebalance=rebalance)
+            assigned += result.assigned
+            unallocated += result.unallocated
+        messages.success(
+            request,
+            _("%(assigned)d cases allocated; %(unallocated)d without an eligible person with room.")
+            % {"assigned": assigned, "unallocated": unallocated},
+        )
+        return redirect("web:allocation")
+    plans = [(team, allocation_plan(team=team, rebalance=rebalance)) for team in scopes]
+    people_ids = {pid for _team, plan in plans for pid in plan.loads}
+    people = {u.pk: u for u in User.objects.filter(pk__in=people_ids)}
+    rows = [
+        (
+            team,
+            plan,
+            sorted(
+                ((people[pid], load) for pid, load in plan.loads.items()),
+                key=lambda r: (-r[1], r[0].username),
+            ),
+        )
+        for team, plan in plans
+    ]
+    return render(request, "web/allocation.html", {"rows": rows, "rebalance": rebalance})
+
+
+@login_required
+@require_POST
+def case_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    case = case_get_for_user(request.user, pk)
+    assignee = User.objects.filter(pk=request.POST.get("assignee") or 0).first()
+    try:
+        case_reassign(
+            actor=request.user, case=case, assignee=assignee, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as err:
+        messages.error(request, " ".join(err.messages))
+    else:
+        messages.success(request, _("Case reassigned."))
     return redirect(f"{reverse('web:case-detail', args=[case.pk])}#stage-closure")

@@ -17,6 +17,7 @@ from cuishou.cases.models import (
     Dispute,
     PromiseInstalment,
     PromiseToPay,
+    Strategy,
 )
 from cuishou.cases.selectors import case_visible_queryset
 from cuishou.cases.services import case_assign, case_stage_set
@@ -158,3 +159,18 @@ class PromiseToPayAdmin(_ReadOnly):
 class DisputeAdmin(_ReadOnly):
     list_display = ("case", "opened_at", "status", "resolved_at")
     list_filter = ("status",)
+
+
+@admin.register(Strategy)
+class StrategyAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "client",
+        "position",
+        "active",
+        "target",
+        "challenger_of",
+        "challenger_share",
+    )
+    list_filter = ("client", "active", "target")
+    filter_horizontal = ("products",)

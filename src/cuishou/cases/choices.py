@@ -109,3 +109,18 @@ class HandOverStatus(models.TextChoices):
     OPEN = "open", _("Open")
     DONE = "done", _("Done")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class Target(models.TextChoices):
+    """What a strategy aims to get from the debtor."""
+
+    PROMISE = "promise", _("A promise to pay")
+    PLAN = "plan", _("A repayment plan")
+    FULL_PAYMENT = "full_payment", _("Payment in full")
+
+
+class Arm(models.TextChoices):
+    """Which variant of a strategy a case got (champion/challenger)."""
+
+    CHAMPION = "champion", _("Champion")
+    CHALLENGER = "challenger", _("Challenger")

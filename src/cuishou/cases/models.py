@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cuishou.cases.choices import (
+    Arm,
     CaseStatus,
     Channel,
     Closure,
@@ -18,6 +19,7 @@ from cuishou.cases.choices import (
     RequestKind,
     RequestStatus,
     Stage,
+    Target,
 )
 from cuishou.core.models import MoneyField, TimeStampedModel
 from cuishou.portfolio.choices import Bucket
@@ -68,6 +70,22 @@ class Case(TimeStampedModel):
         default=False,
         db_default=False,
         help_text=_("Allocation leaves a case given to someone by hand where it is."),
+    )
+    strategy = models.ForeignKey(
+        "cases.Strategy",
+        verbose_name=_("strategy"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cases",
+    )
+    strategy_arm = models.CharField(
+        _("strategy arm"),
+        max_length=16,
+        choices=Arm.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
@@ -478,3 +496,74 @@ class CaseArchive(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.sha256[:12]}"
+
+
+class Strategy(models.Model):
+    """A client's collection strategy: which cases it takes (bucket, balance band,
+    product) and what to do with them (channel ladder, cadence, target, escalation). The
+    first matching strategy in order wins. A strategy may have a challenger variant that
+    a random, recorded share of new cases gets instead, so the two can be compared."""
+
+    client = models.ForeignKey(
+        "portfolio.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="strategies",
+    )
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("order"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+    buckets = models.JSONField(_("buckets"), default=list, blank=True)
+    balance_min = MoneyField(_("balance from"), null=True, blank=True, default=None)
+    balance_max = MoneyField(_("balance below"), null=True, blank=True, default=None)
+    products = models.ManyToManyField(
+        "portfolio.Product", verbose_name=_("products"), blank=True, related_name="+"
+    )
+    channel_ladder = models.JSONField(
+        _("channel ladder"),
+        default=list,
+        blank=True,
+        help_text=_('Channels in order, e.g. ["call", "sms", "letter"].'),
+    )
+    cadence = models.JSONField(
+        _("cadence"),
+        default=dict,
+        blank=True,
+        help_text=_('e.g. {"call_every_days": 2, "sms_on_days": [1, 7]}'),
+    )
+    target = models.CharField(
+        _("target"), max_length=16, choices=Target.choices, default=Target.PROMISE
+    )
+    escalate_after_days = models.PositiveIntegerField(
+        _("escalate after (days without a result)"), null=True, blank=True
+    )
+    escalate_to = models.CharField(
+        _("escalate to"), max_length=16, choices=Stage.choices, blank=True
+    )
+    challenger_of = models.ForeignKey(
+        "self",
+        verbose_name=_("challenger of"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="challengers",
+        help_text=_("Set on a challenger: the champion strategy it is compared with."),
+    )
+    challenger_share = models.PositiveSmallIntegerField(
+        _("share of new cases (%)"),
+        default=0,
+        help_text=_("On a challenger: the percentage of the champion's new cases it gets."),
+    )
+
+    class Meta:
+        verbose_name = _("strategy")
+        verbose_name_plural = _("strategies")
+        ordering = ["client", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(challenger_share__lte=100), name="strategy_share_percent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -44,7 +44,7 @@ def case_get_for_user(user: Any, pk: int) -> Case:
     """The case if ``user`` may see it; otherwise Http404 (never 403: no existence leak)."""
     case = (
         case_visible_queryset(user)
-        .select_related("client", "debtor", "assignee")
+        .select_related("client", "debtor", "assignee", "strategy")
         .filter(pk=pk)
         .first()
     )

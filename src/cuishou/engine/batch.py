@@ -56,6 +56,7 @@ from django.utils.translation import gettext as _
 
 from cuishou.audit.services import actor_parts, audit_record
 from cuishou.cases.promises import promises_decide
+from cuishou.cases.strategies import strategies_assign
 from cuishou.core.timeutil import require_date
 from cuishou.engine.choices import RunStatus
 from cuishou.engine.models import BatchRun, RecomputeMark
@@ -88,6 +89,8 @@ _COUNT_KEYS = (
     "history_snapshots",
     "promises_kept",
     "promises_broken",
+    "strategy_assigned",
+    "strategy_challengers",
 )
 
 
@@ -443,6 +446,7 @@ def batch_run(
             )
         # Promises are decided once, after every shard's current state (docs/workflow.md).
         _add(counts, promises_decide(as_of=as_of, client_id=client_id, actor=actor))
+        _add(counts, strategies_assign(client_id=client_id, actor=actor))
         counts["history_days"] = len(plan.days)
         _run_finish(run, counts=counts, plan=plan, actor=actor)
     except Exception as exc:

@@ -57,7 +57,14 @@ def jsonable(value: Any) -> Any:
     """Turn Decimals, dates and model instances into plain JSON values."""
     if value is None:
         return None
+    if type(value) is dict and all(
+        type(k) is str and (v is None or type(v) in _PLAIN_TYPES) for k, v in value.items()
+    ):
+        return dict(value)  # already plain (most events): spare the round trip
     return json.loads(json.dumps(value, default=_default, ensure_ascii=False, allow_nan=False))
+
+
+_PLAIN_TYPES = frozenset({str, int, bool})
 
 
 _PLAIN = (str, int, bool, type(None))

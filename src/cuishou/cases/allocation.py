@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -136,60 +136,60 @@ def _people(*, team: Team | None) -> dict[int, Person]:
     return people
 
 
+def _areas(debtor_ids: Any) -> dict[int, str]:
+    """City and district of each debtor's work address, else residence, for grouping
+    visit-stage neighbours (``debtor_ids``: a subquery of debtor ids)."""
+    areas: dict[int, tuple[int, str]] = {}
+    rank = {AddressKind.WORK.value: 0, AddressKind.RESIDENCE.value: 1}
+    for debtor_id, kind, city, district in (
+        Address.objects.filter(debtor_id__in=debtor_ids, kind__in=list(rank))
+        .order_by("id")
+        .values_list("debtor_id", "kind", "city", "district")
+    ):
+        best = areas.get(debtor_id)
+        if best is None or rank[kind] < best[0]:
+            areas[debtor_id] = (rank[kind], f"{city}/{district}")
+    return {debtor_id: area for debtor_id, (_rank, area) in areas.items()}
+
+
 def _cases(*, client: Client | None, team: Team | None, people: dict[int, Person]) -> list[CaseRow]:
     reachable = ContactPoint.objects.filter(
         debtor_id=OuterRef("debtor_id"), kind=ContactKind.PHONE
     ).exclude(status__in=[ContactStatus.INVALID, ContactStatus.DO_NOT_CONTACT])
-    area = (
-        Address.objects.filter(
-            debtor_id=OuterRef("debtor_id"), kind__in=[AddressKind.WORK, AddressKind.RESIDENCE]
-        )
-        .exclude(district="")
-        .order_by("kind", "id")
-        .values("district")[:1]
-    )
-    city = (
-        Address.objects.filter(
-            debtor_id=OuterRef("debtor_id"), kind__in=[AddressKind.WORK, AddressKind.RESIDENCE]
-        )
-        .order_by("kind", "id")
-        .values("city")[:1]
-    )
     qs = Case.objects.filter(status__in=OPEN_STATUSES)
     if client is not None:
         qs = qs.filter(client=client)
     if team is not None:
         # A team lead allocates the team's own cases and the unassigned ones.
         qs = qs.filter(Q(assignee__isnull=True) | Q(assignee__team=team))
-    rows = qs.annotate(
-        reachable=Exists(reachable),
-        area_city=Subquery(city),
-        area_district=Subquery(area),
-    ).values_list(
-        "pk",
-        "client_id",
-        "bucket",
-        "stage",
-        "balance",
-        "debtor__language",
-        "assignee_id",
-        "assignment_pinned",
-        "reachable",
-        "area_city",
-        "area_district",
+    rows = list(
+        qs.annotate(reachable=Exists(reachable)).values_list(
+            "pk",
+            "client_id",
+            "bucket",
+            "stage",
+            "balance",
+            "debtor__language",
+            "assignee_id",
+            "assignment_pinned",
+            "reachable",
+            "debtor_id",
+        )
     )
+    # The debtors as a subquery, not a list: SQLite limits a statement's parameters.
+    areas = _areas(qs.filter(stage=Stage.VISIT).values("debtor_id"))
     return [
         CaseRow(
-            case_id=pk,
-            client_id=client_id,
-            bucket=bucket,
-            stage=stage,
-            balance=balance,
-            language=language or "",
-            assignee_id=assignee_id,
-            pinned=bool(pinned),
-            reachable=bool(reach),
-            area=f"{city or ''}/{district or ''}",
+            pk,
+            client_id,
+            bucket,
+            stage,
+            balance,
+            language or "",
+            assignee_id,
+            bool(pinned),
+            bool(reach),
+            areas.get(debtor_id, "/"),
         )
         for (
             pk,
@@ -201,8 +201,7 @@ def _cases(*, client: Client | None, team: Team | None, people: dict[int, Person
             assignee_id,
             pinned,
             reach,
-            city,
-            district,
+            debtor_id,
         ) in rows
     ]
 

@@ -51,6 +51,7 @@ class Case(TimeStampedModel):
         _("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN
     )
     status_reason = models.CharField(_("status reason"), max_length=200, blank=True)
+    # No separate index: case_assignee_idx (assignee, status) serves lookups by assignee.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("assignee"),
@@ -58,6 +59,7 @@ class Case(TimeStampedModel):
         null=True,
         blank=True,
         related_name="assigned_cases",
+        db_index=False,
     )
     bucket = models.CharField(_("bucket"), max_length=3, choices=Bucket.choices, default="M0")
     dpd = models.IntegerField(_("days past due"), default=0)

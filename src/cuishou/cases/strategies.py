@@ -86,7 +86,18 @@ def strategies_assign(
     if not reassign:
         cases = cases.filter(strategy__isnull=True)
     counts = {"strategy_assigned": 0, "strategy_challengers": 0}
-    client_ids = set(cases.values_list("client_id", flat=True).distinct())
+    # Clients that have strategies at all first: most nights there is nothing to match.
+    with_strategies = set(
+        Strategy.objects.filter(active=True).order_by().values_list("client_id", flat=True)
+    )
+    if not with_strategies:
+        return counts
+    client_ids = set(
+        cases.filter(client_id__in=with_strategies)
+        .order_by()
+        .values_list("client_id", flat=True)
+        .distinct()
+    )
     rules = _rules(client_ids)
     if not any(rules.values()):
         return counts

@@ -177,6 +177,8 @@ def portfolio_recompute(
 
             cur.execute(sql.open_cases(d, as_of, CaseStatus.OPEN.value), [now, now])
             opened = sorted(cur.fetchall())
+            if opened:
+                cur.execute(sql.case_ids_refresh(d))
             counts["cases_opened"] = len(opened)
             entries += [
                 _case_event(

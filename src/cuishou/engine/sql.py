@@ -676,7 +676,7 @@ def create_case_table(d: Dialect) -> str:
         CREATE TEMP TABLE {CASE_TABLE} (
             client_id BIGINT, debtor_id BIGINT, max_dpd INTEGER, bucket VARCHAR(3),
             overdue_fen BIGINT, penalty_fen BIGINT, balance_fen BIGINT, grace_days INTEGER,
-            ladder_stage VARCHAR(16), ladder_rule VARCHAR(8),
+            ladder_stage VARCHAR(16), ladder_rule VARCHAR(8), case_id BIGINT,
             PRIMARY KEY (client_id, debtor_id)){rowid}{on_commit}
     """
 
@@ -690,7 +690,11 @@ def fill_case_table(d: Dialect) -> str:
     The grace days are the longest of all the debtor's loans with the client, paid-off
     ones included (which the working table leaves out). They only decide anything when
     0 < worst dpd <= the longest grace of any product, so only then are the debtor's
-    loans read for them (by the debtor index: ``+ 0`` keeps SQLite off the client's)."""
+    loans read for them (by the debtor index: ``+ 0`` keeps SQLite off the client's).
+
+    ``case_id`` is the debtor's case with the client, when there is one: the statements
+    on cases find their case by its key, not by debtor and client again
+    (``case_ids_refresh`` adds the cases the run opens)."""
     longest = "(SELECT COALESCE(MAX(pg.grace_days), 0) FROM portfolio_product pg)"
     all_loans_grace = """(SELECT MAX(pl.grace_days) FROM portfolio_loan al
                 JOIN portfolio_product pl ON pl.id = al.product_id
@@ -698,17 +702,20 @@ def fill_case_table(d: Dialect) -> str:
     return f"""
         INSERT INTO {CASE_TABLE} (client_id, debtor_id, max_dpd, bucket, overdue_fen,
                                   penalty_fen, balance_fen, grace_days, ladder_stage,
-                                  ladder_rule)
+                                  ladder_rule, case_id)
         SELECT f.client_id, f.debtor_id, f.max_dpd, f.bucket, f.overdue_fen, f.penalty_fen,
                f.balance_fen, f.grace_days,
                CASE WHEN f.max_dpd <= f.grace_days THEN '{STAGE_WITHIN_GRACE}'
                     ELSE COALESCE(r.stage, {default_stage_case("f.bucket")}) END,
                CASE WHEN f.max_dpd <= f.grace_days THEN '{RULE_GRACE}'
                     WHEN r.stage IS NOT NULL THEN '{RULE_CLIENT}'
-                    ELSE '{RULE_DEFAULT}' END
+                    ELSE '{RULE_DEFAULT}' END,
+               f.case_id
         FROM (
             SELECT g.client_id, g.debtor_id, g.max_dpd, g.overdue_fen, g.penalty_fen,
                    g.balance_fen, {bucket_case("g.max_dpd")} AS bucket,
+                   (SELECT c.id FROM cases_case c
+                    WHERE c.client_id = g.client_id AND c.debtor_id = g.debtor_id) AS case_id,
                    CASE WHEN g.max_dpd > 0 AND g.max_dpd <= {longest}
                         THEN {all_loans_grace} ELSE g.grace_days END AS grace_days
             FROM (
@@ -749,7 +756,7 @@ def _nothing_overdue(d: Dialect, scope: Scope, statuses: list[str]) -> str:
     join = "JOIN" if d.pg else "CROSS JOIN"
     return f"""
         FROM {CASE_TABLE} f
-        {join} cases_case c ON c.client_id = f.client_id AND c.debtor_id = f.debtor_id
+        {join} cases_case c ON c.id = f.case_id
         WHERE f.overdue_fen = 0 AND c.status IN ({_quoted(statuses)})
           AND {scope.where(d, "c", loan=False)}
     """
@@ -775,8 +782,7 @@ def update_case_figures(d: Dialect, as_of: dt.date, scope: Scope, statuses: list
             computed_as_of = {d.date(as_of)},
             updated_at = %s
         FROM {CASE_TABLE} f
-        WHERE cases_case.client_id = f.client_id
-          AND cases_case.debtor_id = f.debtor_id
+        WHERE cases_case.id = f.case_id
           AND cases_case.status IN ({_quoted(statuses)})
           AND {_case_scope(d, scope)}
     """
@@ -801,8 +807,7 @@ def reopen_cases(d: Dialect, scope: Scope, cured: str, opened: str) -> str:
         UPDATE cases_case
         SET status = '{opened}', status_reason = %s, closed_on = NULL, updated_at = %s
         FROM {CASE_TABLE} f
-        WHERE cases_case.client_id = f.client_id
-          AND cases_case.debtor_id = f.debtor_id
+        WHERE cases_case.id = f.case_id
           AND cases_case.status = '{cured}'
           AND f.max_dpd > f.grace_days
           AND {_case_scope(d, scope)}
@@ -826,13 +831,21 @@ def open_cases(d: Dialect, as_of: dt.date, opened: str) -> str:
                f.overdue_fen / 100.0, f.penalty_fen / 100.0, f.balance_fen / 100.0,
                {day}, {day}, NULL, %s, %s
         FROM {CASE_TABLE} f
-        WHERE f.max_dpd > f.grace_days
-          AND NOT EXISTS (
-              SELECT 1 FROM cases_case c
-              WHERE c.client_id = f.client_id AND c.debtor_id = f.debtor_id)
+        WHERE f.max_dpd > f.grace_days AND f.case_id IS NULL
         ORDER BY f.client_id, f.debtor_id
         ON CONFLICT (client_id, debtor_id) DO NOTHING
         RETURNING id, stage, bucket, dpd, {fen("overdue_amount")}, {fen("balance")}
+    """
+
+
+def case_ids_refresh(d: Dialect) -> str:
+    """Give the working table the ids of the cases the run just opened."""
+    return f"""
+        UPDATE {CASE_TABLE}
+        SET case_id = (SELECT c.id FROM cases_case c
+                       WHERE c.client_id = {CASE_TABLE}.client_id
+                         AND c.debtor_id = {CASE_TABLE}.debtor_id)
+        WHERE case_id IS NULL
     """
 
 
@@ -854,8 +867,8 @@ def stage_changes(d: Dialect, scope: Scope, statuses: list[str]) -> str:
     new = _new_stage(_hand(d, "c"), "c.stage", "f.ladder_stage")
     return f"""
         SELECT c.id, c.stage, {new}, f.bucket, c.stage_set_by_hand, f.ladder_rule
-        FROM cases_case c
-        JOIN {CASE_TABLE} f ON f.client_id = c.client_id AND f.debtor_id = c.debtor_id
+        FROM {CASE_TABLE} f
+        {"JOIN" if d.pg else "CROSS JOIN"} cases_case c ON c.id = f.case_id
         WHERE c.status IN ({_quoted(statuses)})
           AND {scope.where(d, "c", loan=False)}
           AND c.stage <> {new}
@@ -871,8 +884,7 @@ def update_stages(d: Dialect, scope: Scope, statuses: list[str]) -> str:
         UPDATE cases_case
         SET stage = {new}, updated_at = %s
         FROM {CASE_TABLE} f
-        WHERE cases_case.client_id = f.client_id
-          AND cases_case.debtor_id = f.debtor_id
+        WHERE cases_case.id = f.case_id
           AND cases_case.status IN ({_quoted(statuses)})
           AND {_case_scope(d, scope)}
           AND cases_case.stage <> {new}
@@ -891,15 +903,16 @@ def delete_snapshots(d: Dialect, day: dt.date, scope: Scope) -> str:
 def insert_snapshots(d: Dialect, day: dt.date, closed: list[str], *, current: bool) -> str:
     """One row per case whose debtor has anything overdue on the day (cases closed or
     written off excepted). On the current day the stage is the case's; on a past day it
-    is what the strategy table gives for that day's bucket (a hand-set stage a floor)."""
+    is what the strategy table gives for that day's bucket (a hand-set stage a floor).
+    It reads the cases in id order (the order it writes) and looks each debtor up."""
     stage = "c.stage" if current else _new_stage(_hand(d, "c"), "c.stage", "f.ladder_stage")
     return f"""
         INSERT INTO engine_casesnapshot
             (as_of, case_id, client_id, bucket, dpd, stage, overdue_amount, balance)
         SELECT {d.date(day)}, c.id, c.client_id, f.bucket, f.max_dpd, {stage},
                f.overdue_fen / 100.0, f.balance_fen / 100.0
-        FROM {CASE_TABLE} f
-        JOIN cases_case c ON c.client_id = f.client_id AND c.debtor_id = f.debtor_id
+        FROM cases_case c
+        JOIN {CASE_TABLE} f ON f.client_id = c.client_id AND f.debtor_id = c.debtor_id
         WHERE f.max_dpd > 0 AND c.status NOT IN ({_quoted(closed)})
         ORDER BY c.id
     """

@@ -44,11 +44,13 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import Sql, drop_postgres, fresh_postgres  # noqa: E402 (after the path)
 
 TODAY = dt.date(2026, 11, 29)  # the generation day: cases opened dpd days before it
 PG_NAME = "cuishou_bench_alloc"
@@ -99,52 +101,6 @@ HASHES = {
 def h(name: str, x: str) -> str:
     multiplier, prime = HASHES[name]
     return f"((({x}) * {multiplier}) % {prime})"
-
-
-@dataclass(frozen=True)
-class Sql:
-    """The few expressions that differ between SQLite and PostgreSQL."""
-
-    vendor: str
-
-    @property
-    def pg(self) -> bool:
-        return self.vendor == "postgresql"
-
-    def with_numbers(self, n: int, table: str = "n", column: str = "i") -> str:
-        """``WITH`` a CTE ``table(column)`` of 1 … n."""
-        if self.pg:
-            return f"WITH {table}({column}) AS (SELECT generate_series(1, {int(n)})::bigint)"
-        return (
-            f"WITH RECURSIVE {table}({column}) AS (SELECT 1 UNION ALL "
-            f"SELECT {column} + 1 FROM {table} WHERE {column} < {int(n)})"
-        )
-
-    def padded(self, prefix: str, value: str, width: int) -> str:
-        if self.pg:
-            return f"'{prefix}' || lpad(({value})::text, {width}, '0')"
-        return f"printf('{prefix}%0{width}d', {value})"
-
-    def text(self, value: str) -> str:
-        return f"({value})::text" if self.pg else f"CAST({value} AS TEXT)"
-
-    def timestamp(self, value: dt.datetime) -> str:
-        """An aware datetime as a literal, stored as Django stores it (UTC)."""
-        utc = value.astimezone(dt.UTC)
-        if self.pg:
-            return f"TIMESTAMPTZ '{utc.isoformat()}'"
-        return f"'{utc.replace(tzinfo=None).isoformat(sep=' ')}'"
-
-    def day(self, value: dt.date) -> str:
-        return f"DATE '{value.isoformat()}'" if self.pg else f"'{value.isoformat()}'"
-
-    def days_before(self, value: dt.date, days: str) -> str:
-        if self.pg:
-            return f"({self.day(value)} - ({days})::int)"
-        return f"date({self.day(value)}, '-' || ({days}) || ' days')"
-
-    def money(self, fen: str) -> str:
-        return f"(({fen}) / 100.0)"
 
 
 def capacity_for(cases: int, collectors: int) -> int:
@@ -327,26 +283,6 @@ def generate(cases: int, collectors: int, *, now: dt.datetime) -> dict[str, floa
     return timings
 
 
-def fresh_postgres(server_url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_NAME}")
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{PG_NAME}"))
-
-
-def drop_postgres(server_url: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -368,7 +304,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cuishou-bench-alloc-"))
     os.environ["CUISHOU_VAR_DIR"] = str(tmp)
     if args.db == "postgres":
-        os.environ["DATABASE_URL"] = fresh_postgres(args.postgres_url)
+        os.environ["DATABASE_URL"] = fresh_postgres(args.postgres_url, PG_NAME)
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "cuishou.settings"
@@ -472,7 +408,7 @@ def main() -> None:
             print(f"kept: {os.environ['DATABASE_URL']}", file=sys.stderr)
         else:
             if args.db == "postgres":
-                drop_postgres(args.postgres_url)
+                drop_postgres(args.postgres_url, PG_NAME)
             connection.close()
             shutil.rmtree(tmp, ignore_errors=True)
 

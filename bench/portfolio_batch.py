@@ -63,6 +63,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import Sql, drop_postgres, fresh_postgres  # noqa: E402 (after the path)
 
 TODAY = dt.date(2026, 11, 29)  # the generation day: the first run is as of this date
 PG_NAME = "cuishou_bench_batch"
@@ -101,65 +104,6 @@ CLIENTS: list[tuple[str, str, int, list[tuple[str, str, str, int, bool, int]]]] 
         ],
     ),
 ]
-
-
-@dataclass(frozen=True)
-class Sql:
-    """The few expressions that differ between SQLite and PostgreSQL."""
-
-    vendor: str
-
-    @property
-    def pg(self) -> bool:
-        return self.vendor == "postgresql"
-
-    def with_numbers(self, n: int, table: str = "n", column: str = "i") -> str:
-        """``WITH`` a CTE ``table(column)`` of 1 … n."""
-        if self.pg:
-            return f"WITH {table}({column}) AS (SELECT generate_series(1, {int(n)})::bigint)"
-        return (
-            f"WITH RECURSIVE {table}({column}) AS (SELECT 1 UNION ALL "
-            f"SELECT {column} + 1 FROM {table} WHERE {column} < {int(n)})"
-        )
-
-    def padded(self, prefix: str, value: str, width: int) -> str:
-        if self.pg:
-            return f"'{prefix}' || lpad(({value})::text, {width}, '0')"
-        return f"printf('{prefix}%0{width}d', {value})"
-
-    def text(self, value: str) -> str:
-        return f"({value})::text" if self.pg else f"CAST({value} AS TEXT)"
-
-    def date(self, month_index: str, day: str) -> str:
-        """The date of day ``day`` (1 … 28) of month ``month_index`` (year × 12 + month − 1)."""
-        if self.pg:
-            m = f"({month_index})::int"
-            return f"make_date({m} / 12, {m} % 12 + 1, ({day})::int)"
-        return f"printf('%04d-%02d-%02d', ({month_index}) / 12, ({month_index}) % 12 + 1, {day})"
-
-    def timestamp(self, value: dt.datetime) -> str:
-        """An aware datetime as a literal, stored as Django stores it (UTC)."""
-        utc = value.astimezone(dt.UTC)
-        if self.pg:
-            return f"TIMESTAMPTZ '{utc.isoformat()}'"
-        return f"'{utc.replace(tzinfo=None).isoformat(sep=' ')}'"
-
-    def day(self, value: dt.date) -> str:
-        return f"DATE '{value.isoformat()}'" if self.pg else f"'{value.isoformat()}'"
-
-    def plus_days(self, day: str, days: str) -> str:
-        if self.pg:
-            return f"(({day}) + ({days})::int)"
-        return f"date({day}, '+' || ({days}) || ' days')"
-
-    def least(self, a: str, b: str) -> str:
-        return f"LEAST({a}, {b})" if self.pg else f"min({a}, {b})"
-
-    def money(self, fen: str) -> str:
-        return f"(({fen}) / 100.0)"
-
-    def false(self) -> str:
-        return "FALSE" if self.pg else "0"
 
 
 # Attribute hashes: x · multiplier mod prime, a different pair per attribute, so the
@@ -568,26 +512,6 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
             worker.kill()
 
 
-def fresh_postgres(server_url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_NAME}")
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{PG_NAME}"))
-
-
-def drop_postgres(server_url: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -624,7 +548,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cuishou-bench-batch-"))
     os.environ["CUISHOU_VAR_DIR"] = str(tmp)
     if args.db == "postgres":
-        os.environ["DATABASE_URL"] = fresh_postgres(args.postgres_url)
+        os.environ["DATABASE_URL"] = fresh_postgres(args.postgres_url, PG_NAME)
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "cuishou.settings"
@@ -770,7 +694,7 @@ def main() -> None:
             print(f"kept: {os.environ['DATABASE_URL']}", file=sys.stderr)
         else:
             if args.db == "postgres":
-                drop_postgres(args.postgres_url)
+                drop_postgres(args.postgres_url, PG_NAME)
             connection.close()
             shutil.rmtree(tmp, ignore_errors=True)
 

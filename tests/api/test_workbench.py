@@ -93,3 +93,22 @@ def test_the_api_keeps_the_pages_scope() -> None:
     )
     assert response.status_code == 403
     assert _as(li).get(f"/api/workbench/cases/{theirs.pk}/contacts").status_code == 404
+
+
+def test_a_number_from_another_file_is_refused_naming_the_field() -> None:
+    li = UserFactory(username="li", role="collector")
+    case = CaseFactory(assignee=li)
+    elsewhere = ContactPointFactory()  # another debtor's number
+    response = _post(
+        _as(li),
+        f"/api/workbench/cases/{case.pk}/contacts",
+        {
+            "channel": "call",
+            "party": "nobody",
+            "outcome": "no_answer",
+            "contact_point_id": elsewhere.pk,
+        },
+    )
+    assert response.status_code == 422
+    assert "contact_point" in response.json()["detail"]
+    assert not case.contact_attempts.exists()

@@ -17,10 +17,9 @@ from cuishou.api.auth import request_user
 from cuishou.api.schemas import ErrorOut
 from cuishou.cases.contacts import contact_attempt_log
 from cuishou.cases.queue import queue_for
-from cuishou.cases.selectors import case_get_for_user
+from cuishou.cases.selectors import case_file_members, case_get_for_user
 from cuishou.compliance.check import ContactBlocked
 from cuishou.core.money import format_money
-from cuishou.portfolio.models import ContactPoint, RelatedPerson
 
 router = Router(tags=["workbench"])
 
@@ -133,21 +132,12 @@ def _contact_out(a: Any) -> ContactOut:
 def contact_create(request: HttpRequest, case_id: int, payload: ContactIn) -> Any:
     user = request_user(request)
     case = case_get_for_user(user, case_id)
-    point = None
-    if payload.contact_point_id is not None:
-        point = ContactPoint.objects.filter(
-            pk=payload.contact_point_id, debtor_id=case.debtor_id
-        ).first()
-        if point is None:
-            return Status(422, {"detail": {"contact_point_id": ["not in this case's file"]}})
-    person = None
-    if payload.related_person_id is not None:
-        person = RelatedPerson.objects.filter(
-            pk=payload.related_person_id, debtor_id=case.debtor_id
-        ).first()
-        if person is None:
-            return Status(422, {"detail": {"related_person_id": ["not in this case's file"]}})
     try:
+        point, person = case_file_members(
+            case,
+            contact_point_id=payload.contact_point_id,
+            related_person_id=payload.related_person_id,
+        )
         attempt = contact_attempt_log(
             actor=user,
             case=case,

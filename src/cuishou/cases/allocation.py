@@ -24,22 +24,22 @@ from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.accounts.choices import Role
 from cuishou.accounts.models import Team
-from cuishou.audit.services import AuditEntry, audit_record, audit_record_many
+from cuishou.audit.services import AuditEntry, audit_record_many
 from cuishou.cases.choices import OPEN_STATUSES, Stage
 from cuishou.cases.models import Case, CollectorProfile
+from cuishou.cases.selectors import case_require_in_scope
+from cuishou.cases.services import case_assign, cases_bulk_set
 from cuishou.core.sqlite import run_page_cache
 from cuishou.portfolio.choices import AddressKind, ContactKind, ContactStatus
 from cuishou.portfolio.models import Address, Client, ContactPoint
 
 DEFAULT_CAPACITY = 400
-_IDS_PER_STATEMENT = 5000
 _TOLERANCE_CASES = 2
 COLLECTOR_STAGES = [Stage.REMINDER.value, Stage.PHONE.value, Stage.WRITTEN.value, Stage.LEGAL.value]
 VISITOR_STAGES = [Stage.VISIT.value]
@@ -326,21 +326,11 @@ def cases_allocate(
         result = allocation_plan(client=client, team=team, rebalance=rebalance)
         if dry_run or not result.changes:
             return result
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
         by_person: dict[int, list[int]] = defaultdict(list)
         for case_id, _old, new in result.changes:
             by_person[new].append(case_id)
-        false = "FALSE" if connection.vendor == "postgresql" else "0"
-        with connection.cursor() as cur:
-            # One statement per person (ids in chunks under SQLite's parameter limit).
-            for person_id, case_ids in by_person.items():
-                for start in range(0, len(case_ids), _IDS_PER_STATEMENT):
-                    chunk = case_ids[start : start + _IDS_PER_STATEMENT]
-                    cur.execute(
-                        f"UPDATE cases_case SET assignee_id = %s, assignment_pinned = {false},"
-                        f" updated_at = %s WHERE id IN ({', '.join(['%s'] * len(chunk))})",
-                        [person_id, now, *chunk],
-                    )
+        for person_id, case_ids in by_person.items():  # one UPDATE per person
+            cases_bulk_set(case_ids=case_ids, assignee_id=person_id, assignment_pinned=False)
         audit_record_many(
             actor=actor,
             entries=[
@@ -359,7 +349,6 @@ def cases_allocate(
     return result
 
 
-@transaction.atomic
 def case_reassign(*, actor: Any, case: Case, assignee: Any, reason: str) -> Case:
     """Give ``case`` to ``assignee`` by hand, with a reason; allocation then leaves it
     there (until that person no longer works cases)."""
@@ -368,32 +357,10 @@ def case_reassign(*, actor: Any, case: Case, assignee: Any, reason: str) -> Case
         raise ValidationError({"reason": [_("Say why the case is reassigned.")]})
     if not actor.has_perm("cases.change_case"):
         raise PermissionDenied(_("This role may not reassign cases."))
-    from cuishou.cases.selectors import case_visible_queryset
-
-    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
-        raise PermissionDenied(_("This case is not in your scope."))
+    case_require_in_scope(actor, case)
     if assignee is not None and not (
         assignee.is_active
         and (assignee.has_role(Role.COLLECTOR) or assignee.has_role(Role.FIELD_VISITOR))
     ):
         raise ValidationError({"assignee": [_("Cases go to collectors and field visitors.")]})
-    locked = Case.objects.select_for_update().get(pk=case.pk)
-    before = {"assignee_id": locked.assignee_id, "pinned": locked.assignment_pinned}
-    locked.assignee = assignee
-    locked.assignment_pinned = assignee is not None
-    locked.save(update_fields=["assignee", "assignment_pinned", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="case.assign",
-        target=locked,
-        case_id=locked.pk,
-        summary=reason,
-        before=before,
-        after={
-            "assignee_id": locked.assignee_id,
-            "pinned": locked.assignment_pinned,
-            "rule": "hand",
-            "reason": reason,
-        },
-    )
-    return locked
+    return case_assign(actor=actor, case=case, assignee=assignee, reason=reason, pinned=True)

@@ -24,6 +24,8 @@ class CaseStatus(models.TextChoices):
 
 
 OPEN_STATUSES = [CaseStatus.OPEN.value, CaseStatus.PAUSED.value]
+# A case in these is over: no more collection, no snapshot rows.
+CLOSED_STATUSES = [CaseStatus.CLOSED.value, CaseStatus.WRITTEN_OFF.value]
 
 
 class Channel(models.TextChoices):

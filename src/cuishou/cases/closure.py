@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_record, jsonable
 from cuishou.cases.choices import (
+    CLOSED_STATUSES,
     STAGE_ORDER,
     CaseStatus,
     Closure,
@@ -39,17 +40,11 @@ from cuishou.cases.models import (
     LegalReview,
     VisitRequest,
 )
-from cuishou.cases.selectors import case_file_get, case_visible_queryset
+from cuishou.cases.selectors import case_file_get, case_require_in_scope, user_may_contact
 from cuishou.cases.services import case_stage_set
 from cuishou.core.timeutil import today_shanghai
 
 ESCALATIONS = (Stage.WRITTEN, Stage.VISIT, Stage.LEGAL)
-CLOSED = (CaseStatus.CLOSED, CaseStatus.WRITTEN_OFF)
-
-
-def _visible(actor: Any, case: Case) -> None:
-    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
-        raise PermissionDenied(_("This case is not in your scope."))
 
 
 def _reason(reason: str) -> str:
@@ -67,14 +62,14 @@ def _rank(stage: str) -> int:
 def case_escalate(*, actor: Any, case: Case, stage: str, reason: str) -> Case:
     """Move the case to a later stage by hand; a visit creates a visit request, legal a
     legal review."""
-    _visible(actor, case)
-    if not actor.has_perm("cases.add_contactattempt"):
+    case_require_in_scope(actor, case)
+    if not user_may_contact(actor):
         raise PermissionDenied(_("This role does not work cases."))
     reason = _reason(reason)
     if stage not in ESCALATIONS:
         raise ValidationError({"stage": [_("Escalate to written, visit or legal.")]})
     locked = Case.objects.select_for_update().get(pk=case.pk)
-    if locked.status in CLOSED:
+    if locked.status in CLOSED_STATUSES:
         raise ValidationError({"case": [_("The case is closed.")]})
     if _rank(stage) <= _rank(locked.stage):
         raise ValidationError(
@@ -108,7 +103,7 @@ def case_escalate(*, actor: Any, case: Case, stage: str, reason: str) -> Case:
 
 @transaction.atomic
 def case_deescalate_request(*, actor: Any, case: Case, stage: str, reason: str) -> ApprovalRequest:
-    _visible(actor, case)
+    case_require_in_scope(actor, case)
     reason = _reason(reason)
     if stage not in Stage.values or _rank(stage) >= _rank(case.stage):
         raise ValidationError({"stage": [_("A de-escalation goes to an earlier stage.")]})
@@ -119,9 +114,9 @@ def case_deescalate_request(*, actor: Any, case: Case, stage: str, reason: str) 
 
 @transaction.atomic
 def case_write_off_request(*, actor: Any, case: Case, reason: str) -> ApprovalRequest:
-    _visible(actor, case)
+    case_require_in_scope(actor, case)
     reason = _reason(reason)
-    if case.status in CLOSED:
+    if case.status in CLOSED_STATUSES:
         raise ValidationError({"case": [_("The case is closed.")]})
     return _request(actor=actor, case=case, kind=RequestKind.WRITE_OFF, stage="", reason=reason)
 
@@ -162,7 +157,7 @@ def approval_decide(
     locked = ApprovalRequest.objects.select_for_update().select_related("case").get(pk=request.pk)
     if not actor.has_perm(_APPROVER_PERMISSION[RequestKind(locked.kind)]):
         raise PermissionDenied(_("This role may not decide this request."))
-    _visible(actor, locked.case)
+    case_require_in_scope(actor, locked.case)
     if locked.status != RequestStatus.PENDING:
         raise ValidationError({"request": [_("This request is already decided.")]})
     if locked.requested_by_id is not None and locked.requested_by_id == getattr(actor, "pk", None):
@@ -198,7 +193,7 @@ def approval_decide(
 def case_close(*, actor: Any, case: Case, closure: str, reason: str) -> Case:
     """Close the case as settled, returned to the client or paid in full (a write-off
     goes through ``case_write_off_request``)."""
-    _visible(actor, case)
+    case_require_in_scope(actor, case)
     if not actor.has_perm("cases.close_case"):
         raise PermissionDenied(_("This role may not close cases."))
     reason = _reason(reason)
@@ -216,7 +211,7 @@ def case_close(*, actor: Any, case: Case, closure: str, reason: str) -> Case:
 
 def _close(*, actor: Any, case: Case, closure: str, reason: str) -> Case:
     locked = Case.objects.select_for_update().get(pk=case.pk)
-    if locked.status in CLOSED:
+    if locked.status in CLOSED_STATUSES:
         raise ValidationError({"case": [_("The case is closed.")]})
     before = {"status": locked.status, "stage": locked.stage}
     archive = _archive(locked, closure)

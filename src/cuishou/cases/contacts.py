@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import audit_record
 from cuishou.cases.choices import (
+    CLOSED_STATUSES,
     REACHED_OUTCOMES,
     CaseStatus,
     Channel,
@@ -29,7 +30,8 @@ from cuishou.cases.choices import (
     Party,
 )
 from cuishou.cases.models import Case, ContactAttempt, Dispute
-from cuishou.cases.selectors import case_visible_queryset
+from cuishou.cases.promises import promise_create
+from cuishou.cases.selectors import case_work_require
 from cuishou.compliance.check import ContactBlocked, contact_check
 from cuishou.core.timeutil import require_aware
 from cuishou.portfolio.choices import ContactKind, ContactStatus
@@ -39,20 +41,6 @@ NOTES_MAX = 4000
 # Channels that go to a phone number or an e-mail address.
 _CHANNEL_KIND = {Channel.CALL: ContactKind.PHONE, Channel.SMS: ContactKind.PHONE}
 _CHANNEL_KIND[Channel.EMAIL] = ContactKind.EMAIL
-
-
-def user_may_contact(user: Any) -> bool:
-    """Whether ``user`` may log contacts at all (a role that works cases)."""
-    return bool(
-        getattr(user, "is_authenticated", False) and user.has_perm("cases.add_contactattempt")
-    )
-
-
-def _require_case_access(actor: Any, case: Case) -> None:
-    if not user_may_contact(actor):
-        raise PermissionDenied(_("This role does not contact debtors."))
-    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
-        raise PermissionDenied(_("This case is not in your scope."))
 
 
 def _validate(
@@ -142,7 +130,7 @@ def contact_attempt_log(
     PermissionDenied outside the actor's scope, ContactBlocked when compliance refuses
     (the refusal is audited). ``promise_instalments`` ((due date, amount), …) records
     the promise of a ``ptp`` outcome in the same transaction."""
-    _require_case_access(actor, case)
+    case_work_require(actor, case)
     attempted_at = require_aware(attempted_at or timezone.now(), field="attempted_at")
     if next_follow_up_at is not None:
         require_aware(next_follow_up_at, field="next_follow_up_at")
@@ -234,8 +222,6 @@ def contact_attempt_log(
                     after={"refused_contact": True},
                 )
         if promise_instalments:
-            from cuishou.cases.promises import promise_create
-
             promise_create(
                 actor=actor, case=case, instalments=promise_instalments, contact_attempt=attempt
             )
@@ -277,7 +263,7 @@ def dispute_open(
     if not reason:
         raise ValidationError({"reason": [_("Say what the debtor disputes.")]})
     locked = Case.objects.select_for_update().get(pk=case.pk)
-    if locked.status in (CaseStatus.CLOSED, CaseStatus.WRITTEN_OFF):
+    if locked.status in CLOSED_STATUSES:
         raise ValidationError({"case": [_("The case is closed.")]})
     dispute = Dispute.objects.create(
         case=locked,
@@ -314,7 +300,7 @@ def dispute_resolve(*, actor: Any, dispute: Dispute, resolution: str) -> Dispute
     locked = Dispute.objects.select_for_update().select_related("case").get(pk=dispute.pk)
     if locked.status != DisputeStatus.OPEN:
         raise ValidationError({"dispute": [_("This dispute is already resolved.")]})
-    _require_case_access(actor, locked.case)
+    case_work_require(actor, locked.case)
     locked.status = DisputeStatus.RESOLVED
     locked.resolution = resolution
     locked.resolved_at = timezone.now()

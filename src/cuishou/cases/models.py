@@ -422,59 +422,54 @@ class ApprovalRequest(models.Model):
         return f"{self.case_id} {self.kind} {self.status}"
 
 
-class VisitRequest(models.Model):
+class HandOver(models.Model):
+    """A case escalated to the people who take it from there (``VisitRequest``,
+    ``LegalReview``), with the reason and who asked."""
+
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=HandOverStatus.choices, default=HandOverStatus.OPEN
+    )
+    created_at = models.DateTimeField(_("created at"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class VisitRequest(HandOver):
     """A case escalated to a field visit, waiting for the risk department to issue it."""
 
     case = models.ForeignKey(
         Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="visit_requests"
     )
-    reason = models.TextField(_("reason"))
-    status = models.CharField(
-        _("status"), max_length=16, choices=HandOverStatus.choices, default=HandOverStatus.OPEN
-    )
-    created_at = models.DateTimeField(_("created at"))
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("requested by"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
 
-    class Meta:
+    class Meta(HandOver.Meta):
         verbose_name = _("visit request")
         verbose_name_plural = _("visit requests")
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.get_status_display()}"
 
 
-class LegalReview(models.Model):
+class LegalReview(HandOver):
     """A case escalated to legal, waiting for the legal officer's review."""
 
     case = models.ForeignKey(
         Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="legal_reviews"
     )
-    reason = models.TextField(_("reason"))
-    status = models.CharField(
-        _("status"), max_length=16, choices=HandOverStatus.choices, default=HandOverStatus.OPEN
-    )
-    created_at = models.DateTimeField(_("created at"))
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("requested by"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
 
-    class Meta:
+    class Meta(HandOver.Meta):
         verbose_name = _("legal review")
         verbose_name_plural = _("legal reviews")
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.get_status_display()}"

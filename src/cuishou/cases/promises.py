@@ -23,11 +23,12 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import AuditEntry, audit_record, audit_record_many
-from cuishou.cases.choices import CaseStatus, PromiseStatus
-from cuishou.cases.contacts import _require_case_access
+from cuishou.cases.choices import CLOSED_STATUSES, PromiseStatus
 from cuishou.cases.models import Case, ContactAttempt, PromiseInstalment, PromiseToPay
+from cuishou.cases.selectors import case_work_require
 from cuishou.core.money import fen_to_decimal
 from cuishou.core.timeutil import require_date, today_shanghai
+from cuishou.engine.sql import Dialect, fen
 
 MAX_INSTALMENTS = 36
 # Promises decided within this many days are decided again each night, so a payment
@@ -71,11 +72,11 @@ def promise_create(
     contact_attempt: ContactAttempt | None = None,
 ) -> PromiseToPay:
     """Record a promise of ``instalments`` ((due date, amount), in date order)."""
-    _require_case_access(actor, case)
+    case_work_require(actor, case)
     promised_on = require_date(promised_on or today_shanghai(), field="promised_on")
     errors = _instalment_errors(instalments, promised_on)
     locked = Case.objects.select_for_update().get(pk=case.pk)
-    if locked.status in (CaseStatus.CLOSED, CaseStatus.WRITTEN_OFF):
+    if locked.status in CLOSED_STATUSES:
         errors.append(_("The case is closed."))
     total = sum((amount for _due, amount in instalments), Decimal("0"))
     if not errors and locked.balance > 0 and total > locked.balance:
@@ -126,20 +127,17 @@ def _pending_rows(as_of: dt.date, client_id: int | None) -> list[tuple[Any, ...]
     case id, promise status, seq, due date,
     its amount and the cumulative promised amount through it, and the payments counted
     for it as of ``as_of`` — all in fen, in one statement."""
-    day = as_of.isoformat()
-    pg = connection.vendor == "postgresql"
-    date = f"DATE '{day}'" if pg else f"'{day}'"
-    until = f"LEAST(i.due_on, {date})" if pg else f"MIN(i.due_on, {date})"
-    fen = "CAST(ROUND({0} * 100) AS BIGINT)"
+    d = Dialect(connection.vendor)  # the engine's dialect: dates, LEAST, fen
+    date = d.date(as_of)
+    until = d.least("i.due_on", date)
     client = "" if client_id is None else f"AND c.client_id = {int(client_id)}"
-    recent = as_of - dt.timedelta(days=REDECIDE_DAYS)
-    since = f"DATE '{recent.isoformat()}'" if pg else f"'{recent.isoformat()}'"
+    since = d.date(as_of - dt.timedelta(days=REDECIDE_DAYS))
     return _fetch(
         f"""
-        SELECT i.id, i.promise_id, p.case_id, p.status, i.seq, i.due_on, {fen.format("i.amount")},
-               SUM({fen.format("i.amount")}) OVER (PARTITION BY i.promise_id ORDER BY i.seq),
+        SELECT i.id, i.promise_id, p.case_id, p.status, i.seq, i.due_on, {fen("i.amount")},
+               SUM({fen("i.amount")}) OVER (PARTITION BY i.promise_id ORDER BY i.seq),
                COALESCE((
-                   SELECT SUM({fen.format("pay.amount")})
+                   SELECT SUM({fen("pay.amount")})
                    FROM payments_payment pay
                    JOIN portfolio_loan l ON l.id = pay.loan_id
                    WHERE l.client_id = c.client_id AND l.debtor_id = c.debtor_id

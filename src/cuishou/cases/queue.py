@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from cuishou.cases.choices import CaseStatus, PromiseStatus
@@ -138,5 +138,5 @@ def queue_counts(user: Any, items: list[QueueItem], *, today: dt.date | None = N
         call_backs_due=sum(
             1 for i in items if i.follow_up_at is not None and i.follow_up_at < end_of_today
         ),
-        paused=Case.objects.filter(Q(assignee=user) & Q(status=CaseStatus.PAUSED)).count(),
+        paused=Case.objects.filter(assignee=user, status=CaseStatus.PAUSED).count(),
     )

@@ -10,8 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from cuishou.accounts.choices import Role
 from cuishou.audit.models import AuditEvent
@@ -38,6 +40,50 @@ def case_visible_queryset(user: Any) -> QuerySet[Case]:
             return qs.none()
         qs = qs.filter(client_id=user.client_id)
     return qs.filter(scope)
+
+
+def case_require_in_scope(user: Any, case: Case) -> None:
+    """PermissionDenied unless ``user`` may see ``case``: the check every write on a case
+    the caller already holds makes (a page or the API found it with
+    ``case_get_for_user``; a service checks again)."""
+    if not case_visible_queryset(user).filter(pk=case.pk).exists():
+        raise PermissionDenied(_("This case is not in your scope."))
+
+
+def user_may_contact(user: Any) -> bool:
+    """Whether ``user`` may log contacts at all (a role that works cases)."""
+    return bool(
+        getattr(user, "is_authenticated", False) and user.has_perm("cases.add_contactattempt")
+    )
+
+
+def case_work_require(actor: Any, case: Case) -> None:
+    """PermissionDenied unless ``actor`` works cases and may see this one."""
+    if not user_may_contact(actor):
+        raise PermissionDenied(_("This role does not contact debtors."))
+    case_require_in_scope(actor, case)
+
+
+def case_file_members(
+    case: Case, *, contact_point_id: int | None, related_person_id: int | None
+) -> tuple[ContactPoint | None, RelatedPerson | None]:
+    """The contact point and related person a contact names by id (None for no id),
+    from this case's file only; ValidationError naming the field for an id outside it."""
+    point = person = None
+    errors: dict[str, list[str]] = {}
+    if contact_point_id is not None:
+        point = ContactPoint.objects.filter(pk=contact_point_id, debtor_id=case.debtor_id).first()
+        if point is None:
+            errors["contact_point"] = [_("That contact point is not in this case's file.")]
+    if related_person_id is not None:
+        person = RelatedPerson.objects.filter(
+            pk=related_person_id, debtor_id=case.debtor_id
+        ).first()
+        if person is None:
+            errors["related_person"] = [_("That person is not in this case's file.")]
+    if errors:
+        raise ValidationError(errors)
+    return point, person
 
 
 def case_get_for_user(user: Any, pk: int) -> Case:

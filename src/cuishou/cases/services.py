@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,10 +13,23 @@ from django.utils.translation import gettext as _
 from cuishou.audit.services import actor_parts, audit_record
 from cuishou.cases.choices import Stage
 from cuishou.cases.models import Case
-from cuishou.cases.selectors import case_visible_queryset, user_may_reveal_pii
+from cuishou.cases.selectors import case_require_in_scope, user_may_reveal_pii
 from cuishou.portfolio.models import ContactPoint
 
 PII_FIELDS = ("id_number", "mobile", "contact")
+_IDS_PER_STATEMENT = 5000  # under SQLite's limit of parameters per statement
+
+
+def cases_bulk_set(*, case_ids: Sequence[int], **values: Any) -> int:
+    """Set the same ``values`` (and ``updated_at``) on many cases: one UPDATE per chunk
+    of ids, not one per case. For services that audit the change themselves
+    (allocation, strategy matching); returns the rows changed."""
+    now = timezone.now()
+    changed = 0
+    for start in range(0, len(case_ids), _IDS_PER_STATEMENT):
+        chunk = case_ids[start : start + _IDS_PER_STATEMENT]
+        changed += Case.objects.filter(pk__in=chunk).update(**values, updated_at=now)
+    return changed
 
 
 @transaction.atomic
@@ -28,8 +42,7 @@ def case_reveal_pii(
     """
     if not user_may_reveal_pii(actor):
         raise PermissionDenied(_("This role may not see unmasked personal data."))
-    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
-        raise PermissionDenied(_("This case is not in your scope."))
+    case_require_in_scope(actor, case)
     if field == "id_number":
         value = case.debtor.id_number
         object_type, object_id = "portfolio.debtor", str(case.debtor_id)
@@ -56,18 +69,23 @@ def case_reveal_pii(
 
 
 @transaction.atomic
-def case_assign(*, actor: Any, case: Case, assignee: Any, reason: str = "") -> Case:
+def case_assign(
+    *, actor: Any, case: Case, assignee: Any, reason: str = "", pinned: bool = False
+) -> Case:
     """Give ``case`` to ``assignee`` (a user, or None to unassign), recording who had it.
+    ``pinned``: given by hand, so allocation leaves it there (``case_reassign``).
 
     The case row is locked, so two allocations of the same case serialise.
     """
     locked = Case.objects.select_for_update().get(pk=case.pk)
     before = locked.assignee_id
     after = assignee.pk if assignee is not None else None
-    if before == after:
+    pinned = pinned and after is not None
+    if before == after and locked.assignment_pinned == pinned:
         return locked
     locked.assignee_id = after
-    locked.save(update_fields=["assignee", "updated_at"])
+    locked.assignment_pinned = pinned
+    locked.save(update_fields=["assignee", "assignment_pinned", "updated_at"])
     audit_record(
         actor=actor,
         action="case.assign",
@@ -75,9 +93,9 @@ def case_assign(*, actor: Any, case: Case, assignee: Any, reason: str = "") -> C
         case_id=locked.pk,
         summary=reason or "assigned",  # cut to the column length by audit_record
         before={"assignee_id": before},
-        after={"assignee_id": after},
+        after={"assignee_id": after, **({"pinned": True, "reason": reason} if pinned else {})},
     )
-    case.assignee_id = after
+    case.assignee_id, case.assignment_pinned = after, pinned
     case.updated_at = locked.updated_at
     return locked
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from cuishou.audit.services import AuditEntry, audit_record_many
 from cuishou.cases.choices import OPEN_STATUSES, Arm
 from cuishou.cases.models import Case, Strategy
+from cuishou.cases.services import cases_bulk_set
 from cuishou.portfolio.models import Loan
 
 ENGINE_ACTOR = "engine"
@@ -145,13 +145,11 @@ def strategies_assign(
             )
         )
     if changes:
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for strategy_id, arm_code, case_id in changes:
+            groups[(strategy_id, arm_code)].append(case_id)
         with transaction.atomic():
-            with connection.cursor() as cur:
-                cur.executemany(
-                    "UPDATE cases_case SET strategy_id = %s, strategy_arm = %s, updated_at = %s"
-                    " WHERE id = %s",
-                    [(sid, arm, now, case_id) for sid, arm, case_id in changes],
-                )
+            for (strategy_id, arm_code), case_ids in groups.items():  # one UPDATE per arm
+                cases_bulk_set(case_ids=case_ids, strategy_id=strategy_id, strategy_arm=arm_code)
             audit_record_many(actor=actor, entries=entries)
     return counts

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from cuishou.cases.choices import CaseStatus, Party
+from cuishou.cases.choices import CLOSED_STATUSES, CaseStatus, Party
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def contact_check(
     """Allowed or blocked, with the rules that decided. Writes nothing: the caller logs
     the attempt (allowed) or the refusal (``ContactBlocked``)."""
     hits: list[RuleHit] = []
-    if case.status in (CaseStatus.CLOSED, CaseStatus.WRITTEN_OFF):
+    if case.status in CLOSED_STATUSES:
         hits.append(
             RuleHit(
                 "house.case_closed",

@@ -33,7 +33,7 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from cuishou.audit.services import AuditEntry, audit_record_many
-from cuishou.cases.choices import OPEN_STATUSES, CaseStatus
+from cuishou.cases.choices import CLOSED_STATUSES, OPEN_STATUSES, CaseStatus
 from cuishou.core.money import fen_to_decimal
 from cuishou.core.sqlite import run_page_cache
 from cuishou.core.timeutil import require_date
@@ -57,7 +57,6 @@ _RULE_NAMES = {
     sql.RULE_CLIENT: "the client's strategy table",
     sql.RULE_DEFAULT: "the default ladder",
 }
-CLOSED_STATUSES = [CaseStatus.CLOSED.value, CaseStatus.WRITTEN_OFF.value]
 
 
 def _scope_of(client: Client | None, scope: Scope | None) -> Scope:

@@ -145,9 +145,11 @@ def _promise_decided(e: AuditEvent) -> str:
 
 def _case_assign(e: AuditEvent) -> str:
     after = e.after or {}
-    if after.get("rule") == "hand":
+    if after.get("pinned"):
         return _("reassigned by hand: %(reason)s") % {"reason": after.get("reason", "")}
-    return _("allocated")
+    if after.get("rule") == "allocation":
+        return _("allocated")
+    return e.summary
 
 
 def _approval_request(e: AuditEvent) -> str:

@@ -20,7 +20,14 @@ from django_htmx.middleware import HtmxDetails
 
 from cuishou.accounts.models import Team, User
 from cuishou.cases.allocation import allocation_plan, case_reassign, cases_allocate
-from cuishou.cases.choices import Closure, Outcome, Stage
+from cuishou.cases.choices import (
+    Closure,
+    DisputeStatus,
+    Outcome,
+    PromiseStatus,
+    RequestStatus,
+    Stage,
+)
 from cuishou.cases.closure import (
     approval_decide,
     case_close,
@@ -28,21 +35,24 @@ from cuishou.cases.closure import (
     case_escalate,
     case_write_off_request,
 )
-from cuishou.cases.contacts import contact_attempt_log, dispute_resolve, user_may_contact
+from cuishou.cases.contacts import contact_attempt_log, dispute_resolve
 from cuishou.cases.filtersets import CaseFilterSet
 from cuishou.cases.models import ApprovalRequest, Case, Dispute
 from cuishou.cases.queue import queue_counts, queue_for
 from cuishou.cases.selectors import (
     case_file_get,
+    case_file_members,
     case_get_for_user,
     case_visible_queryset,
+    user_may_contact,
     user_may_reveal_pii,
     user_sees_all_cases,
 )
 from cuishou.cases.services import case_reveal_pii
 from cuishou.compliance.check import ContactBlocked
 from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
-from cuishou.portfolio.models import ContactPoint, ImportRun, RelatedPerson
+from cuishou.portfolio.choices import ContactStatus
+from cuishou.portfolio.models import ContactPoint, ImportRun
 from cuishou.web.forms import ContactAttemptForm, DisputeResolveForm, ImportUploadForm
 from cuishou.web.selectors import (
     TIMELINE_LIMIT,
@@ -308,7 +318,11 @@ def _contact_form(case: Case, data: Any = None) -> ContactAttemptForm:
     contact_choices = []
     for cp, person in case_contact_rows(file):
         whose = person.name if person else _("debtor")
-        status = "" if cp.status in ("unverified", "valid") else f" [{cp.get_status_display()}]"
+        status = (
+            ""
+            if cp.status in (ContactStatus.UNVERIFIED, ContactStatus.VALID)
+            else f" [{cp.get_status_display()}]"
+        )
         contact_choices.append((str(cp.pk), f"{mask_contact(cp.kind, cp.value)} — {whose}{status}"))
     person_choices = [
         (
@@ -340,10 +354,12 @@ def _workbench_context(
         {
             "contact_form": form if form is not None else _contact_form(case),
             "may_contact": user_may_contact(request.user),
-            "disputes": list(case.disputes.filter(status="open").order_by("opened_at")),
+            "disputes": list(case.disputes.filter(status=DisputeStatus.OPEN).order_by("opened_at")),
             "may_resolve": request.user.has_perm("cases.change_dispute"),
             "promises": list(
-                case.promises.exclude(status="cancelled").prefetch_related("instalments")[:5]
+                case.promises.exclude(status=PromiseStatus.CANCELLED).prefetch_related(
+                    "instalments"
+                )[:5]
             ),
             "attempts": list(
                 case.contact_attempts.select_related("actor", "contact_point", "related_person")[
@@ -351,7 +367,9 @@ def _workbench_context(
                 ]
             ),
             "approvals": list(
-                case.approval_requests.filter(status="pending").select_related("requested_by")
+                case.approval_requests.filter(status=RequestStatus.PENDING).select_related(
+                    "requested_by"
+                )
             ),
             "stages": Stage.choices,
             "closures": [c for c in Closure.choices if c[0] != Closure.WRITTEN_OFF],
@@ -378,20 +396,25 @@ def case_contact(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     if form.is_valid():
         data = form.cleaned_data
-        file_points = {str(cp.pk): cp for cp in ContactPoint.objects.filter(debtor=case.debtor)}
-        persons = {str(p.pk): p for p in RelatedPerson.objects.filter(debtor=case.debtor)}
         promise = None
         if data["outcome"] == Outcome.PTP:
             promise = [(data["promise_date"], data["promise_amount"])]
         try:
+            point, person = case_file_members(
+                case,
+                contact_point_id=int(data["contact_point"]) if data.get("contact_point") else None,
+                related_person_id=int(data["related_person"])
+                if data.get("related_person")
+                else None,
+            )
             contact_attempt_log(
                 actor=request.user,
                 case=case,
                 channel=data["channel"],
                 party=data["party"],
                 outcome=data["outcome"],
-                contact_point=file_points.get(data.get("contact_point") or ""),
-                related_person=persons.get(data.get("related_person") or ""),
+                contact_point=point,
+                related_person=person,
                 notes=data.get("notes") or "",
                 next_follow_up_at=data.get("next_follow_up_at"),
                 promise_instalments=promise,

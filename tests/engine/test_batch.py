@@ -199,7 +199,9 @@ def test_backdated_payment_rewrites_the_debtors_history_and_consumes_the_mark() 
     # Nothing was overdue from 12 November on: those rows are gone; the day before stays.
     assert snapshot_days(paid) == {"2026-11-10": 31, "2026-11-11": 32}
     assert snapshot_days(other) == {f"2026-11-{day}": day + 21 for day in range(10, 17)}
-    assert Case.objects.get(debtor_id=paid.debtor_id).status == "cured"
+    # The payment paid the loan off: the case is closed as paid in full.
+    closed = Case.objects.get(debtor_id=paid.debtor_id)
+    assert (closed.status, closed.closure) == ("closed", "paid_in_full")
     assert not RecomputeMark.objects.exists()
     run.refresh_from_db()
     assert run.date_from == D("2026-11-12") and run.counts["history_days"] == 4

@@ -339,7 +339,8 @@ def test_a_loan_paid_off_outside_the_ledger_goes_to_zero_and_is_then_left_alone(
     # Then the next night recomputes it from its stored figures and writes zeros
     assert figures(loan) == (0, "M0", D("0"), D("0"), D("0"), D("0"))
     assert (run.counts["loans"], run.counts["loans_recomputed"]) == (1, 1)
-    assert Case.objects.get(debtor=loan.debtor).status == "cured"
+    closed = Case.objects.get(debtor=loan.debtor)
+    assert (closed.status, closed.closure, closed.balance) == ("closed", "paid_in_full", D("0"))
 
     # and the night after, with nothing unpaid and nothing stored, it is not recomputed
     run = batch_run(as_of=AS_OF + dt.timedelta(days=2))

@@ -528,3 +528,28 @@ def test_a_landline_in_contacts_is_kept_with_its_area_code(client, tmp_path):
     assert result.ok, result.report_text()
     debtor = Debtor.objects.get(id_number="110105198604011114")
     assert debtor.contact_points.filter(value="02163212345", related_person=None).exists()
+
+
+def test_a_segment_column_is_read_under_either_header_and_a_change_is_audited(client, tmp_path):
+    rows = base_rows()
+    for loan, segment in zip(rows["loans"], [" 新客 ", ""], strict=True):
+        loan["segment"] = segment
+    result = run_import(client, write_zip(tmp_path / "a.zip", rows, chinese=True))  # 客群
+    assert result.ok, result.report_text()
+    segments = dict(Loan.objects.values_list("contract_no", "segment"))
+    assert segments == {"HT-1": "新客", "HT-2": ""}
+    rows["loans"][0]["segment"] = "高风险"
+    result = run_import(client, write_zip(tmp_path / "b.zip", rows))
+    assert result.ok and result.changed_contracts == ["HT-1"]
+    event = AuditEvent.objects.get(action="loan.update")
+    assert (event.before, event.after) == ({"segment": "新客"}, {"segment": "高风险"})
+
+
+def test_a_segment_longer_than_32_characters_is_refused(client, tmp_path):
+    rows = base_rows()
+    for loan in rows["loans"]:
+        loan["segment"] = "客" * 33
+    result = run_import(client, write_zip(tmp_path / "a.zip", rows))
+    assert not result.ok
+    assert "loans:2:segment: a segment has at most 32 characters" in result.report_text()
+    assert not Loan.objects.exists()

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -75,17 +76,24 @@ def case_escalate(*, actor: Any, case: Case, stage: str, reason: str) -> Case:
         raise ValidationError(
             {"stage": [_("An escalation goes to a later stage; ask for a de-escalation instead.")]}
         )
-    updated = case_stage_set(actor=actor, case=locked, stage=stage, reason=reason)
+    return escalate_locked(actor=actor, case=locked, stage=stage, reason=reason)
+
+
+def escalate_locked(*, actor: Any, case: Case, stage: str, reason: str, rule: str = "hand") -> Case:
+    """Set the (locked, open) case's stage to ``stage`` as a floor and hand it over: a
+    visit request for a visit, a legal review for legal. Shared by people escalating and
+    by a strategy's escalation point in the nightly run; checks are the caller's."""
+    updated = case_stage_set(actor=actor, case=case, stage=stage, reason=reason, rule=rule)
     now = timezone.now()
     requester = actor if getattr(actor, "pk", None) else None
     if stage == Stage.VISIT:
         handover: Any = VisitRequest.objects.create(
-            case=locked, reason=reason, created_at=now, requested_by=requester
+            case=case, reason=reason, created_at=now, requested_by=requester
         )
         action = "visit.request"
     elif stage == Stage.LEGAL:
         handover = LegalReview.objects.create(
-            case=locked, reason=reason, created_at=now, requested_by=requester
+            case=case, reason=reason, created_at=now, requested_by=requester
         )
         action = "legal.review"
     else:
@@ -94,7 +102,7 @@ def case_escalate(*, actor: Any, case: Case, stage: str, reason: str) -> Case:
         actor=actor,
         action=action,
         target=handover,
-        case_id=locked.pk,
+        case_id=case.pk,
         summary=reason,
         after={"stage": stage, "reason": reason},
     )
@@ -209,7 +217,18 @@ def case_close(*, actor: Any, case: Case, closure: str, reason: str) -> Case:
     return _close(actor=actor, case=locked, closure=closure, reason=reason)
 
 
-def _close(*, actor: Any, case: Case, closure: str, reason: str) -> Case:
+def cases_close_paid_off(*, case_ids: list[int], as_of: dt.date, actor: Any) -> int:
+    """Close the given cases as paid in full as of ``as_of`` (the nightly run passes the
+    ones whose debtor owes the client nothing any more), each archived and audited.
+    Returns how many were closed."""
+    reason = f"paid in full as of {as_of.isoformat()}"
+    with transaction.atomic():
+        for case in Case.objects.filter(pk__in=case_ids).select_related("debtor").order_by("pk"):
+            _close(actor=actor, case=case, closure=Closure.PAID_IN_FULL, reason=reason, on=as_of)
+    return len(case_ids)
+
+
+def _close(*, actor: Any, case: Case, closure: str, reason: str, on: dt.date | None = None) -> Case:
     locked = Case.objects.select_for_update().get(pk=case.pk)
     if locked.status in CLOSED_STATUSES:
         raise ValidationError({"case": [_("The case is closed.")]})
@@ -217,7 +236,7 @@ def _close(*, actor: Any, case: Case, closure: str, reason: str) -> Case:
     archive = _archive(locked, closure)
     locked.status = CaseStatus.WRITTEN_OFF if closure == Closure.WRITTEN_OFF else CaseStatus.CLOSED
     locked.closure = closure
-    locked.closed_on = today_shanghai()
+    locked.closed_on = on or today_shanghai()
     locked.status_reason = reason[:200]
     locked.save(update_fields=["status", "closure", "closed_on", "status_reason", "updated_at"])
     audit_record(

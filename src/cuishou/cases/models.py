@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cuishou.cases.cadence import cadence_errors
 from cuishou.cases.choices import (
     Arm,
     CaseStatus,
@@ -497,7 +501,7 @@ class CaseArchive(models.Model):
 
 class Strategy(models.Model):
     """A client's collection strategy: which cases it takes (bucket, balance band,
-    product) and what to do with them (channel ladder, cadence, target, escalation). The
+    product, segment) and what to do with them (channel ladder, cadence, target, escalation). The
     first matching strategy in order wins. A strategy may have a challenger variant that
     a random, recorded share of new cases gets instead, so the two can be compared."""
 
@@ -515,6 +519,12 @@ class Strategy(models.Model):
     balance_max = MoneyField(_("balance below"), null=True, blank=True, default=None)
     products = models.ManyToManyField(
         "portfolio.Product", verbose_name=_("products"), blank=True, related_name="+"
+    )
+    segments = models.JSONField(
+        _("segments"),
+        default=list,
+        blank=True,
+        help_text=_('The loans\' segments (客群) it takes, e.g. ["新客", "高风险"]; empty: any.'),
     )
     channel_ladder = models.JSONField(
         _("channel ladder"),
@@ -564,3 +574,53 @@ class Strategy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Refuse what the nightly run could not act on, naming the field."""
+        errors: dict[str, list[Any]] = {}
+
+        def strings(value: object) -> list[str] | None:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                return None
+            return value
+
+        buckets = strings(self.buckets)
+        if buckets is None or set(buckets) - set(Bucket.values):
+            errors["buckets"] = [
+                _("A list of buckets out of %(buckets)s.") % {"buckets": ", ".join(Bucket.values)}
+            ]
+        segments = strings(self.segments)
+        if segments is None or any(not s.strip() or len(s) > 32 for s in segments):
+            errors["segments"] = [_("A list of segment names, each 1 to 32 characters.")]
+        ladder = strings(self.channel_ladder)
+        if ladder is None or set(ladder) - set(Channel.values):
+            errors["channel_ladder"] = [
+                _("A list of channels out of %(channels)s.")
+                % {"channels": ", ".join(Channel.values)}
+            ]
+        if problems := cadence_errors(self.cadence):
+            errors["cadence"] = problems
+        if (
+            self.balance_min is not None
+            and self.balance_max is not None
+            and self.balance_min >= self.balance_max
+        ):
+            errors["balance_max"] = [_("The band's upper end is above its lower end.")]
+        if bool(self.escalate_after_days) != bool(self.escalate_to):
+            errors["escalate_to"] = [_("An escalation point needs both the days and the stage.")]
+        champion = self.challenger_of if self.challenger_of_id is not None else None
+        if champion is not None:
+            if champion.pk == self.pk:
+                errors["challenger_of"] = [_("A strategy is not its own challenger.")]
+            elif champion.client_id != self.client_id:
+                errors["challenger_of"] = [_("The champion belongs to another client.")]
+            elif champion.challenger_of_id is not None:
+                errors["challenger_of"] = [_("The champion is itself a challenger.")]
+            if not 1 <= self.challenger_share <= 99:
+                errors["challenger_share"] = [
+                    _("A challenger takes from 1 to 99 percent of new cases.")
+                ]
+        elif self.challenger_share:
+            errors["challenger_share"] = [_("Only a challenger has a share.")]
+        if errors:
+            raise ValidationError(errors)

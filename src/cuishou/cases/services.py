@@ -101,9 +101,10 @@ def case_assign(
 
 
 @transaction.atomic
-def case_stage_set(*, actor: Any, case: Case, stage: str, reason: str) -> Case:
-    """Set the case's stage by hand. The nightly run then never moves it back below this
-    stage (it still moves it forward when the strategy table says a later one).
+def case_stage_set(*, actor: Any, case: Case, stage: str, reason: str, rule: str = "hand") -> Case:
+    """Set the case's stage by hand (or, ``rule="strategy"``, by a strategy's escalation
+    point). The nightly run then never moves it back below this stage (it still moves it
+    forward when the strategy table says a later one).
 
     A reason is required; the change is audited with the stage before and after."""
     if stage not in Stage.values:
@@ -126,8 +127,9 @@ def case_stage_set(*, actor: Any, case: Case, stage: str, reason: str) -> Case:
         object_type="cases.case",
         object_id=str(locked.pk),
         case_id=locked.pk,
-        summary=f"stage {before['stage']} → {stage} by hand: {reason}",
+        summary=f"stage {before['stage']} → {stage} by {'hand' if rule == 'hand' else rule}: "
+        f"{reason}",
         before=before,
-        after={"stage": stage, "stage_set_by_hand": True, "rule": "hand", "reason": reason},
+        after={"stage": stage, "stage_set_by_hand": True, "rule": rule, "reason": reason},
     )
     return locked

@@ -1,7 +1,8 @@
 """Strategy matching and the champion/challenger split.
 
 Each open case without a strategy gets the first of its client's active champion
-strategies (in order) whose buckets, balance band and products it fits (empty: any).
+strategies (in order) whose buckets, balance band, products and segments it fits (empty:
+any; a case has the products and segments of its debtor's loans with the client).
 When that strategy has an active challenger, a share of its new cases gets the
 challenger instead: the split is decided by the SHA-256 of the case and strategy ids,
 so it is random across cases, fixed for a case, and recorded on the case
@@ -12,6 +13,7 @@ cases, and ``strategies_assign(reassign=True)`` applies it to all open cases.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,11 +21,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from cuishou.audit.services import AuditEntry, audit_record_many
-from cuishou.cases.choices import OPEN_STATUSES, Arm
-from cuishou.cases.models import Case, Strategy
+from cuishou.cases.choices import OPEN_STATUSES, STAGE_ORDER, Arm, CaseStatus
+from cuishou.cases.closure import escalate_locked
+from cuishou.cases.models import Case, PromiseToPay, Strategy
 from cuishou.cases.services import cases_bulk_set
+from cuishou.core.timeutil import SHANGHAI
+from cuishou.payments.choices import PaymentStatus
+from cuishou.payments.models import Payment
 from cuishou.portfolio.models import Loan
 
 ENGINE_ACTOR = "engine"
@@ -34,15 +42,17 @@ class _Rule:
     strategy: Strategy
     buckets: frozenset[str]
     products: frozenset[int]
+    segments: frozenset[str]
     challenger: Strategy | None
 
-    def fits(self, bucket: str, balance: Decimal, products: set[int]) -> bool:
+    def fits(self, bucket: str, balance: Decimal, products: set[int], segments: set[str]) -> bool:
         s = self.strategy
         return (
             (not self.buckets or bucket in self.buckets)
             and (s.balance_min is None or balance >= s.balance_min)
             and (s.balance_max is None or balance < s.balance_max)
             and (not self.products or bool(self.products & products))
+            and (not self.segments or bool(self.segments & segments))
         )
 
 
@@ -69,6 +79,7 @@ def _rules(client_ids: set[int]) -> dict[int, list[_Rule]]:
                 strategy=s,
                 buckets=frozenset(s.buckets or ()),
                 products=frozenset(p.pk for p in s.products.all()),
+                segments=frozenset(str(x) for x in s.segments or ()),
                 challenger=challengers.get(s.pk),
             )
         )
@@ -107,16 +118,23 @@ def strategies_assign(
         )
     )
     products: dict[tuple[int, int], set[int]] = defaultdict(set)
-    if any(rule.products for rs in rules.values() for rule in rs):
-        for client, debtor, product in Loan.objects.filter(
+    segments: dict[tuple[int, int], set[str]] = defaultdict(set)
+    if any(rule.products or rule.segments for rs in rules.values() for rule in rs):
+        for client, debtor, product, segment in Loan.objects.filter(
             client_id__in=list(rules), debtor_id__in={r[2] for r in rows}
-        ).values_list("client_id", "debtor_id", "product_id"):
+        ).values_list("client_id", "debtor_id", "product_id", "segment"):
             products[(client, debtor)].add(product)
+            if segment:
+                segments[(client, debtor)].add(segment)
     changes: list[tuple[int, str, int]] = []
     entries: list[AuditEntry] = []
     for case_id, client, debtor, bucket, balance, old_strategy, old_arm in rows:
         rule = next(
-            (r for r in rules[client] if r.fits(bucket, balance, products[(client, debtor)])),
+            (
+                r
+                for r in rules[client]
+                if r.fits(bucket, balance, products[(client, debtor)], segments[(client, debtor)])
+            ),
             None,
         )
         if rule is None:
@@ -153,3 +171,76 @@ def strategies_assign(
                 cases_bulk_set(case_ids=case_ids, strategy_id=strategy_id, strategy_arm=arm_code)
             audit_record_many(actor=actor, entries=entries)
     return counts
+
+
+def strategies_escalate(
+    *, as_of: dt.date, client_id: int | None = None, actor: Any = ENGINE_ACTOR
+) -> int:
+    """Act on the strategies' escalation points: an open case whose strategy says "after
+    N days without a result, to stage S" and that is still before S moves to S (a floor,
+    as an escalation by hand, with its visit request or legal review), audited with the
+    strategy's name. The days count from the latest of: the case opening, its stage last
+    set by hand (an approved de-escalation restarts the clock), a promise to pay, a
+    payment on the debtor's loans with the client. Returns how many cases moved."""
+    cases = Case.objects.filter(
+        status=CaseStatus.OPEN,
+        strategy__active=True,
+        strategy__escalate_after_days__isnull=False,
+    )
+    if client_id is not None:
+        cases = cases.filter(client_id=client_id)
+    rows = list(
+        cases.exclude(strategy__escalate_to="").values_list(
+            "pk",
+            "client_id",
+            "debtor_id",
+            "stage",
+            "opened_on",
+            "stage_set_at",
+            "strategy__escalate_after_days",
+            "strategy__escalate_to",
+            "strategy__name",
+        )
+    )
+    rows = [r for r in rows if STAGE_ORDER.index(r[3]) < STAGE_ORDER.index(r[7])]
+    if not rows:
+        return 0
+    promised = dict(
+        PromiseToPay.objects.filter(case_id__in=[r[0] for r in rows])
+        .order_by()
+        .values_list("case_id")
+        .annotate(last=Max("created_at"))
+    )
+    paid: dict[tuple[int, int], dt.date] = {}
+    for client, debtor, last in (
+        Payment.objects.filter(
+            loan__debtor_id__in={r[2] for r in rows},
+            status=PaymentStatus.POSTED,
+            value_date__lte=as_of,
+        )
+        .order_by()
+        .values_list("loan__client_id", "loan__debtor_id")
+        .annotate(last=Max("value_date"))
+    ):
+        paid[(client, debtor)] = last
+    moved = 0
+    for case_id, client, debtor, _stage, opened, set_at, days, target, name in rows:
+        starts = [opened]
+        starts += [
+            timezone.localtime(t, SHANGHAI).date() for t in (set_at, promised.get(case_id)) if t
+        ]
+        if (client, debtor) in paid:
+            starts.append(paid[(client, debtor)])
+        quiet = (as_of - max(starts)).days
+        if days is None or quiet < days:
+            continue
+        reason = f"strategy {name}: {quiet} days without a result (escalate after {days})"
+        with transaction.atomic():
+            locked = Case.objects.select_for_update().get(pk=case_id)
+            if locked.status != CaseStatus.OPEN or STAGE_ORDER.index(locked.stage) >= (
+                STAGE_ORDER.index(target)
+            ):
+                continue
+            escalate_locked(actor=actor, case=locked, stage=target, reason=reason, rule="strategy")
+        moved += 1
+    return moved

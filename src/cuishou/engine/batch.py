@@ -56,7 +56,7 @@ from django.utils.translation import gettext as _
 
 from cuishou.audit.services import actor_parts, audit_record
 from cuishou.cases.promises import promises_decide
-from cuishou.cases.strategies import strategies_assign
+from cuishou.cases.strategies import strategies_assign, strategies_escalate
 from cuishou.core.timeutil import require_date
 from cuishou.engine.choices import RunStatus
 from cuishou.engine.models import BatchRun, RecomputeMark
@@ -84,6 +84,7 @@ _COUNT_KEYS = (
     "cases_updated",
     "cases_cured",
     "cases_reopened",
+    "cases_paid_off",
     "stage_changes",
     "snapshots",
     "history_snapshots",
@@ -91,6 +92,7 @@ _COUNT_KEYS = (
     "promises_broken",
     "strategy_assigned",
     "strategy_challengers",
+    "strategy_escalations",
 )
 
 
@@ -447,6 +449,9 @@ def batch_run(
         # Promises are decided once, after every shard's current state (docs/workflow.md).
         _add(counts, promises_decide(as_of=as_of, client_id=client_id, actor=actor))
         _add(counts, strategies_assign(client_id=client_id, actor=actor))
+        counts["strategy_escalations"] = strategies_escalate(
+            as_of=as_of, client_id=client_id, actor=actor
+        )
         counts["history_days"] = len(plan.days)
         _run_finish(run, counts=counts, plan=plan, actor=actor)
     except Exception as exc:

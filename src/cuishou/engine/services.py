@@ -11,15 +11,16 @@ per debtor and client (with the stage the strategy table gives). From those it
 - writes the computed state of the loans whose figures changed;
 - opens a case for every debtor and client newly overdue beyond the grace days, refreshes
   the open ones (and cured ones, so their figures stay current), cures the ones with
-  nothing overdue and reopens cured ones overdue again (one case file per debtor and
-  client);
+  nothing overdue, closes the ones that owe nothing as paid in full (archived, one by
+  one: few a night) and reopens cured ones, and ones closed as paid in full whose
+  payment bounced, overdue again (one case file per debtor and client);
 - moves open cases to the stage the strategy table gives (a hand-set stage is a floor);
 - writes the day's snapshot rows.
 
 ``snapshots_rewrite`` recomputes a past day's snapshot rows only (history after a
 backdated change): the figures are a pure function of the data and the day.
 
-Opened, cured, reopened and re-staged cases are audited, one event each, appended in one
+Opened, cured, closed, reopened and re-staged cases are audited, one event each, appended in one
 batch.
 """
 
@@ -33,7 +34,8 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from cuishou.audit.services import AuditEntry, audit_record_many
-from cuishou.cases.choices import CLOSED_STATUSES, OPEN_STATUSES, CaseStatus
+from cuishou.cases.choices import CLOSED_STATUSES, OPEN_STATUSES, CaseStatus, Closure
+from cuishou.cases.closure import cases_close_paid_off
 from cuishou.core.money import fen_to_decimal
 from cuishou.core.sqlite import run_page_cache
 from cuishou.core.timeutil import require_date
@@ -51,6 +53,7 @@ __all__ = [
     "snapshots_rewrite",
 ]
 
+PAID = Closure.PAID_IN_FULL.value
 ENGINE_ACTOR = "engine"
 _RULE_NAMES = {
     sql.RULE_GRACE: "within the grace days",
@@ -156,23 +159,27 @@ def portfolio_recompute(
             ]
 
             reason = f"overdue again as of {as_of.isoformat()}"
-            cur.execute(
-                sql.reopen_cases(d, scope, CaseStatus.CURED.value, CaseStatus.OPEN.value),
-                [reason, now],
-            )
-            reopened = sorted(cur.fetchall())
-            counts["cases_reopened"] = len(reopened)
-            entries += [
-                _case_event(
-                    "case.reopen",
-                    case_id,
-                    as_of,
-                    reason,
-                    before={"status": CaseStatus.CURED.value},
-                    after={"status": CaseStatus.OPEN.value, "bucket": bucket, "dpd": dpd},
+            counts["cases_reopened"] = 0
+            # Cured cases, and cases closed as paid in full whose payment bounced.
+            for status, closure in ((CaseStatus.CURED, ""), (CaseStatus.CLOSED, PAID)):
+                cur.execute(
+                    sql.reopen_cases(d, as_of, scope, status.value, CaseStatus.OPEN.value, closure),
+                    [reason, now],
                 )
-                for case_id, bucket, dpd in reopened
-            ]
+                reopened = sorted(cur.fetchall())
+                counts["cases_reopened"] += len(reopened)
+                before = {"status": status.value, **({"closure": closure} if closure else {})}
+                entries += [
+                    _case_event(
+                        "case.reopen",
+                        case_id,
+                        as_of,
+                        reason,
+                        before=before,
+                        after={"status": CaseStatus.OPEN.value, "bucket": bucket, "dpd": dpd},
+                    )
+                    for case_id, bucket, dpd in reopened
+                ]
 
             cur.execute(sql.open_cases(d, as_of, CaseStatus.OPEN.value), [now, now])
             opened = sorted(cur.fetchall())
@@ -213,6 +220,13 @@ def portfolio_recompute(
                 )
                 for case_id, old, new, bucket, hand, rule in moves
             ]
+
+            # Owing nothing any more closes the case as paid in full (archived, audited).
+            cur.execute(sql.cases_paid_off(d, scope, tracked))
+            paid_off = [int(r[0]) for r in cur.fetchall()]
+            counts["cases_paid_off"] = cases_close_paid_off(
+                case_ids=paid_off, as_of=as_of, actor=actor
+            )
 
             counts["snapshots"] = _write_snapshots(cur, d, as_of, scope, current=True)
             _drop(cur, d)

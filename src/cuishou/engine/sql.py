@@ -757,8 +757,22 @@ def _nothing_overdue(d: Dialect, scope: Scope, statuses: list[str]) -> str:
     return f"""
         FROM {CASE_TABLE} f
         {join} cases_case c ON c.id = f.case_id
-        WHERE f.overdue_fen = 0 AND c.status IN ({_quoted(statuses)})
+        WHERE f.overdue_fen = 0 AND f.balance_fen > 0 AND c.status IN ({_quoted(statuses)})
           AND {scope.where(d, "c", loan=False)}
+    """
+
+
+def cases_paid_off(d: Dialect, scope: Scope, statuses: list[str]) -> str:
+    """The cases in ``statuses`` whose debtor owes the client nothing any more (balance,
+    penalty included, is 0): id. The run closes them as paid in full."""
+    join = "JOIN" if d.pg else "CROSS JOIN"
+    return f"""
+        SELECT c.id
+        FROM {CASE_TABLE} f
+        {join} cases_case c ON c.id = f.case_id
+        WHERE f.balance_fen = 0 AND f.overdue_fen = 0 AND c.status IN ({_quoted(statuses)})
+          AND {scope.where(d, "c", loan=False)}
+        ORDER BY c.id
     """
 
 
@@ -799,16 +813,24 @@ def cure_cases(d: Dialect, as_of: dt.date, scope: Scope, statuses: list[str], cu
     """
 
 
-def reopen_cases(d: Dialect, scope: Scope, cured: str, opened: str) -> str:
-    """Cured cases overdue again beyond their grace days go back to open (the case file is
-    one per debtor and client, so it is reopened rather than opened anew).
+def reopen_cases(
+    d: Dialect, as_of: dt.date, scope: Scope, status: str, opened: str, closure: str = ""
+) -> str:
+    """Cases in ``status`` (and, when given, closed as ``closure``) overdue again beyond
+    their grace days go back to open with today's figures: cured ones, and ones closed as
+    paid in full when a payment bounced. The case file is one per debtor and client, so
+    it is reopened rather than opened anew.
     Parameters: status_reason, updated_at. Returns id, bucket, dpd."""
+    closed_as = f"AND cases_case.closure = '{closure}'" if closure else ""
     return f"""
         UPDATE cases_case
-        SET status = '{opened}', status_reason = %s, closed_on = NULL, updated_at = %s
+        SET status = '{opened}', status_reason = %s, closed_on = NULL, closure = '',
+            updated_at = %s, dpd = f.max_dpd, bucket = f.bucket,
+            overdue_amount = f.overdue_fen / 100.0, penalty = f.penalty_fen / 100.0,
+            balance = f.balance_fen / 100.0, computed_as_of = {d.date(as_of)}
         FROM {CASE_TABLE} f
         WHERE cases_case.id = f.case_id
-          AND cases_case.status = '{cured}'
+          AND cases_case.status = '{status}' {closed_as}
           AND f.max_dpd > f.grace_days
           AND {_case_scope(d, scope)}
         RETURNING cases_case.id, cases_case.bucket, cases_case.dpd

@@ -267,6 +267,16 @@ class Loan(TimeStampedModel):
     )
     disbursed_on = models.DateField(_("disbursed on"))
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    segment = models.CharField(
+        _("segment (客群)"),
+        max_length=32,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_(
+            "The client's segment for the account, e.g. 新客 or 高风险; strategies match on it."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=LoanStatus.choices, default=LoanStatus.ACTIVE
     )

@@ -21,6 +21,7 @@ from django_htmx.middleware import HtmxDetails
 from cuishou.accounts.models import Team, User
 from cuishou.cases.allocation import allocation_plan, case_reassign, cases_allocate
 from cuishou.cases.choices import (
+    OPEN_STATUSES,
     Closure,
     DisputeStatus,
     Outcome,
@@ -38,7 +39,7 @@ from cuishou.cases.closure import (
 from cuishou.cases.contacts import contact_attempt_log, dispute_resolve
 from cuishou.cases.filtersets import CaseFilterSet
 from cuishou.cases.models import ApprovalRequest, Case, Dispute
-from cuishou.cases.queue import queue_counts, queue_for
+from cuishou.cases.queue import case_next_actions, queue_counts, queue_for
 from cuishou.cases.selectors import (
     case_file_get,
     case_file_members,
@@ -51,6 +52,7 @@ from cuishou.cases.selectors import (
 from cuishou.cases.services import case_reveal_pii
 from cuishou.compliance.check import ContactBlocked
 from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
+from cuishou.core.timeutil import today_shanghai
 from cuishou.portfolio.choices import ContactStatus
 from cuishou.portfolio.models import ContactPoint, ImportRun
 from cuishou.web.forms import ContactAttemptForm, DisputeResolveForm, ImportUploadForm
@@ -309,7 +311,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/queue.html",
-        {"items": items, "counts": queue_counts(request.user, items)},
+        {"items": items, "counts": queue_counts(request.user, items), "today": today_shanghai()},
     )
 
 
@@ -353,6 +355,8 @@ def _workbench_context(
     context.update(
         {
             "contact_form": form if form is not None else _contact_form(case),
+            "next_actions": case_next_actions(case) if case.status in OPEN_STATUSES else [],
+            "today": today_shanghai(),
             "may_contact": user_may_contact(request.user),
             "disputes": list(case.disputes.filter(status=DisputeStatus.OPEN).order_by("opened_at")),
             "may_resolve": request.user.has_perm("cases.change_dispute"),

@@ -49,6 +49,7 @@ LOANS = Sheet(
         Column("penalty_annual_rate", "罚息年利率", header_required=False),
         Column("disbursed_on", "放款日期"),
         Column("currency", "币种", header_required=False),
+        Column("segment", "客群", header_required=False),
     ),
 )
 INSTALLMENTS = Sheet(

@@ -32,6 +32,7 @@ from cuishou.portfolio.importer.phones import phone_table
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 SEQ_MAX = 32767
+SEGMENT_MAX = 32  # portfolio.Loan.segment
 
 _AMOUNT_RE = r"^[+-]?\d+(?:\.\d*)?$"
 _GROUPED_AMOUNT_RE = r"^[+-]?\d{1,3}(?:[,，]\d{3})+(?:\.\d*)?$"
@@ -204,6 +205,7 @@ def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None
         penalty_shape.alias("_pr_shape"),
         _date("disbursed_on").alias("_disbursed"),
         pl.col("currency").str.to_uppercase().fill_null("CNY").alias("currency"),
+        pl.col("segment").str.strip_chars().fill_null("").alias("segment"),
     ).join(phones, left_on="mobile", right_on="raw", how="left")
     c = _Checks("loans", frame)
     c.required(
@@ -294,6 +296,11 @@ def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None
         ~pl.col("currency").str.contains(r"^[A-Z]{3}$"),
         _("a currency is a 3-letter ISO code such as CNY"),
     )
+    c.add(
+        "segment",
+        pl.col("segment").str.len_chars() > SEGMENT_MAX,
+        _("a segment has at most %(n)d characters") % {"n": SEGMENT_MAX},
+    )
     out.errors.extend(c.collect())
     out.loans = frame.select(
         "contract_no",
@@ -304,6 +311,7 @@ def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None
         "penalty_u",
         _iso(pl.col("_disbursed")).alias("disbursed_on"),
         "currency",
+        "segment",
     )
     gender = pl.when(pl.col("id_number").str.slice(16, 1).cast(pl.Int64, strict=False) % 2 == 1)
     out.debtors = (

@@ -35,6 +35,7 @@ LOAN_STAGE = (
     ("penalty_u", "int"),
     ("disbursed_on", "date"),
     ("currency", "text"),
+    ("segment", "text"),
 )
 DEBTOR_STAGE = (
     ("id_number", "text"),
@@ -204,7 +205,7 @@ class PortfolioWriter:
                 CAST(ROUND(l.annual_rate * 1000000) AS BIGINT), s.rate_u,
                 CAST(ROUND(l.penalty_annual_rate * 1000000) AS BIGINT), s.penalty_u,
                 l.disbursed_on, s.disbursed_on, l.currency, s.currency,
-                p.name, s.product, d.id_number, s.id_number
+                p.name, s.product, d.id_number, s.id_number, l.segment, s.segment
             FROM imp_loan s
             JOIN portfolio_loan l ON l.client_id = %s AND l.contract_no = s.contract_no
             JOIN portfolio_product p ON p.id = l.product_id
@@ -215,6 +216,7 @@ class PortfolioWriter:
                     <> COALESCE(s.penalty_u, -1)
                 OR l.disbursed_on <> s.disbursed_on
                 OR l.currency <> s.currency
+                OR l.segment <> s.segment
                 OR p.name <> s.product
                 OR d.id_number <> s.id_number
             """,
@@ -231,6 +233,7 @@ class PortfolioWriter:
                 "currency": (row[10], row[11]),
                 "product": (row[12], row[13]),
                 "debtor": (mask_id_number(row[14]), mask_id_number(row[15])),
+                "segment": (row[16], row[17]),
             }
             for name, (old, new) in pairs.items():
                 if old != new:
@@ -335,12 +338,13 @@ class PortfolioWriter:
         written = self.execute(
             """
             INSERT INTO portfolio_loan (client_id, contract_no, debtor_id, product_id, principal,
-                annual_rate, penalty_annual_rate, disbursed_on, currency, status, computed_as_of,
+                annual_rate, penalty_annual_rate, disbursed_on, currency, segment, status,
+                computed_as_of,
                 dpd, bucket, overdue_principal, overdue_interest, penalty, balance,
                 last_import_id, created_at, updated_at)
             SELECT %s, s.contract_no, d.id, p.id, s.principal_fen / 100.0,
                 s.rate_u / 1000000.0, s.penalty_u / 1000000.0, s.disbursed_on, s.currency,
-                'active', NULL, 0, 'M0', 0, 0, 0, 0, %s, %s, %s
+                s.segment, 'active', NULL, 0, 'M0', 0, 0, 0, 0, %s, %s, %s
             FROM imp_loan s
             JOIN portfolio_debtor d ON d.id_number = s.id_number
             JOIN portfolio_product p ON p.client_id = %s AND p.name = s.product
@@ -350,7 +354,8 @@ class PortfolioWriter:
                 principal = excluded.principal, annual_rate = excluded.annual_rate,
                 penalty_annual_rate = excluded.penalty_annual_rate,
                 disbursed_on = excluded.disbursed_on, currency = excluded.currency,
-                last_import_id = excluded.last_import_id, updated_at = excluded.updated_at
+                segment = excluded.segment, last_import_id = excluded.last_import_id,
+                updated_at = excluded.updated_at
             WHERE portfolio_loan.debtor_id <> excluded.debtor_id
                 OR portfolio_loan.product_id <> excluded.product_id
                 OR ROUND(portfolio_loan.principal * 100) <> ROUND(excluded.principal * 100)
@@ -360,6 +365,7 @@ class PortfolioWriter:
                     <> COALESCE(ROUND(excluded.penalty_annual_rate * 1000000), -1)
                 OR portfolio_loan.disbursed_on <> excluded.disbursed_on
                 OR portfolio_loan.currency <> excluded.currency
+                OR portfolio_loan.segment <> excluded.segment
             """,
             [client, self.run_id, now, now, client],
         )

@@ -122,7 +122,8 @@ class Command(BaseCommand):
             _(
                 "Loans: %(loans)d, %(recomputed)d recomputed, %(changed)d changed. "
                 "Cases: %(opened)d opened, %(updated)d updated, "
-                "%(cured)d cured, %(reopened)d reopened; %(stages)d stage changes; "
+                "%(cured)d cured, %(paid_off)d closed as paid in full, %(reopened)d reopened; "
+                "%(stages)d stage changes; "
                 "%(snapshots)d snapshot rows."
             )
             % {
@@ -132,9 +133,23 @@ class Command(BaseCommand):
                 "opened": c.get("cases_opened", 0),
                 "updated": c.get("cases_updated", 0),
                 "cured": c.get("cases_cured", 0),
+                "paid_off": c.get("cases_paid_off", 0),
                 "reopened": c.get("cases_reopened", 0),
                 "stages": c.get("stage_changes", 0),
                 "snapshots": c.get("snapshots", 0),
+            }
+        )
+        lines.append(
+            _(
+                "Promises: %(kept)d kept, %(broken)d broken. Strategies: %(assigned)d cases "
+                "assigned (%(challengers)d to a challenger), %(escalated)d escalated."
+            )
+            % {
+                "kept": c.get("promises_kept", 0),
+                "broken": c.get("promises_broken", 0),
+                "assigned": c.get("strategy_assigned", 0),
+                "challengers": c.get("strategy_challengers", 0),
+                "escalated": c.get("strategy_escalations", 0),
             }
         )
         buckets = ", ".join(f"{b} {n}" for b, n in run.bucket_counts.items())

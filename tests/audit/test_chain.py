@@ -11,9 +11,19 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, connections, transaction
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cuishou.audit.models import AppendOnlyError, AuditEvent
-from cuishou.audit.services import AuditEntry, audit_record, audit_record_many, audit_verify
+from cuishou.audit.services import (
+    AuditEntry,
+    _canonical,
+    _canonical_parts,
+    _hashed_fields,
+    audit_record,
+    audit_record_many,
+    audit_verify,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -229,4 +239,68 @@ def test_a_large_batch_goes_in_whole_and_verifies() -> None:
     }
     assert last.before is None
     assert AuditEvent.objects.get(seq=2).before == {"status": "cured"}
+    assert audit_verify().ok
+
+
+_json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_json_values = st.recursive(
+    _json_leaves,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.none() | _json_values,
+    after=st.none() | _json_values,
+    text=st.text(),
+    actor_id=st.none() | st.integers(1, 2**31),
+    case_id=st.none() | st.integers(1, 2**31),
+)
+def test_the_append_paths_canonical_form_is_the_verifiers(
+    before: object, after: object, text: str, actor_id: int | None, case_id: int | None
+) -> None:
+    # What the append path hashes (spliced per field) is what verify recomputes.
+    at = dt.datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=dt.UTC)
+    values = {
+        "seq": 7,
+        "at": at,
+        "actor_id": actor_id,
+        "actor_label": text[:20],
+        "action": "case.assign",
+        "object_type": "cases.case",
+        "object_id": text[:10],
+        "case_id": case_id,
+        "summary": text,
+        "before": before,
+        "after": after,
+    }
+    spliced, _, _ = _canonical_parts(values, "2026-11-30T01:02:03.456789Z")
+    assert spliced == _canonical(_hashed_fields(**values))
+
+
+def test_a_large_batch_of_awkward_text_verifies_after_the_round_trip() -> None:
+    awkward = ['引号"与\\反斜杠', "换行\n制表\t", "\u2028\u2029", "\x01\x1f", "emoji 😀", ""]
+    entries = [
+        AuditEntry(
+            action="case.assign",
+            object_type="cases.case",
+            object_id=str(n),
+            case_id=n,
+            summary=awkward[n % len(awkward)],
+            before={"assignee_id": None, "note": awkward[(n + 1) % len(awkward)]},
+            after={"assignee_id": n, "list": [1.0, 2.5, awkward[n % len(awkward)]], "big": 1e20},
+        )
+        for n in range(1, 1202)
+    ]
+    audit_record_many(actor="bench", entries=entries)
+    assert AuditEvent.objects.get(seq=3).summary == awkward[3]
+    assert AuditEvent.objects.get(seq=4).after["list"] == [1, 2.5, awkward[4]]
     assert audit_verify().ok

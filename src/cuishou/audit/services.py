@@ -96,6 +96,78 @@ def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(fields)).hexdigest()
 
 
+# The same canonical form, built per field on the append path: ``before`` and ``after``
+# are encoded once (that text is also what the row stores) and the rest are plain strings
+# and integers, spliced in sorted key order. ``_canonical`` stays the definition (audit
+# verify uses it); tests/audit checks that both agree.
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+).encode
+_QUOTE = json.encoder.encode_basestring  # what the encoder above writes for a str
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+_FLAT = {
+    str: _QUOTE,
+    int: str,
+    bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "null",
+}
+
+
+def _encode(value: Any) -> str:
+    """``_ENCODE(_normalized(value))``; a flat object of strings, integers, booleans and
+    nulls (most events) is written directly, without building an encoder."""
+    if type(value) is dict:
+        try:
+            return (
+                "{"
+                + ",".join(f"{_QUOTE(k)}:{_FLAT[type(value[k])](value[k])}" for k in sorted(value))
+                + "}"
+            )
+        except (KeyError, TypeError):  # a nested or float value, a non-str key
+            pass
+    return _ENCODE(_normalized(value))
+
+
+def _canonical_parts(values: dict[str, Any], at: str) -> tuple[bytes, str | None, str | None]:
+    """(canonical bytes, before as JSON text or None, after as JSON text or None) of one
+    event's ``values`` (as built in ``audit_record_many``; ``at`` already formatted)."""
+    before = None if values["before"] is None else _encode(values["before"])
+    after = None if values["after"] is None else _encode(values["after"])
+    text = "".join(
+        (
+            '{"action":',
+            _QUOTE(values["action"]),
+            ',"actor_id":',
+            _number(values["actor_id"]),
+            ',"actor_label":',
+            _QUOTE(values["actor_label"]),
+            ',"after":',
+            "null" if after is None else after,
+            ',"at":',
+            _QUOTE(at),
+            ',"before":',
+            "null" if before is None else before,
+            ',"case_id":',
+            _number(values["case_id"]),
+            ',"object_id":',
+            _QUOTE(values["object_id"]),
+            ',"object_type":',
+            _QUOTE(values["object_type"]),
+            ',"seq":',
+            _number(values["seq"]),
+            ',"summary":',
+            _QUOTE(values["summary"]),
+            "}",
+        )
+    )
+    return text.encode(), before, after
+
+
 def _hashed_fields(
     *,
     seq: int,
@@ -186,18 +258,15 @@ _COLUMNS = (
 )
 
 
-def _insert_raw(rows: list[dict[str, Any]]) -> None:
+def _insert_raw(rows: list[dict[str, Any]], raw: list[tuple[str | None, str | None]]) -> None:
     """Insert event rows (the ``_COLUMNS`` of each) in one executemany, without model
-    instances."""
+    instances; ``before``/``after`` go in as the JSON text already encoded for the hash."""
     ops = connection.ops
     table = AuditEvent._meta.db_table
     columns = ", ".join(_COLUMNS)
-    marks = ", ".join(["%s"] * len(_COLUMNS))
+    json_mark = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    marks = ", ".join(json_mark if c in ("before", "after") else "%s" for c in _COLUMNS)
     at = ops.adapt_datetimefield_value(rows[0]["at"])
-
-    def json_value(value: Any) -> Any:
-        return None if value is None else ops.adapt_json_value(value, None)
-
     params = [
         (
             r["seq"],
@@ -209,12 +278,12 @@ def _insert_raw(rows: list[dict[str, Any]]) -> None:
             r["object_id"],
             r["case_id"],
             r["summary"],
-            json_value(r["before"]),
-            json_value(r["after"]),
+            before,
+            after,
             r["prev_hash"],
             r["hash"],
         )
-        for r in rows
+        for r, (before, after) in zip(rows, raw, strict=True)
     ]
     with connection.cursor() as cur:
         cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)
@@ -230,7 +299,9 @@ def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[Audi
         # Taken under the lock, so seq order and time order agree.
         now = timezone.now()
         seq, prev = head.last_seq, head.last_hash
+        at = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # as _hashed_fields
         rows: list[dict[str, Any]] = []
+        raw: list[tuple[str | None, str | None]] = []  # before/after as stored JSON text
         for entry in entries:
             seq += 1
             values: dict[str, Any] = {
@@ -246,15 +317,17 @@ def audit_record_many(*, actor: Any, entries: Iterable[AuditEntry]) -> list[Audi
                 "before": jsonable(entry.before),
                 "after": jsonable(entry.after),
             }
-            digest = event_hash(prev, _hashed_fields(**values))
+            canonical, before_json, after_json = _canonical_parts(values, at)
+            digest = hashlib.sha256(prev.encode() + b"\n" + canonical).hexdigest()
             values["prev_hash"], values["hash"] = prev, digest
             rows.append(values)
+            raw.append((before_json, after_json))
             prev = digest
         if not rows:
             return []
         events: list[AuditEvent] = []
         if len(rows) > _RAW_INSERT_FROM:
-            _insert_raw(rows)
+            _insert_raw(rows, raw)
         else:
             events = AuditEvent.objects.bulk_create(
                 [AuditEvent(**values) for values in rows], batch_size=2000

@@ -19,3 +19,23 @@ def _english_outside_requests() -> Iterator[None]:
     Pages still choose their language per request (cookie, Accept-Language, default)."""
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _office_hours(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test runs at 10:00 in Shanghai on today's date (the clock keeps ticking), so
+    the compliance engine's contact hours never depend on when the suite runs. A test of
+    the clock itself travels on from here (``time_machine``), or opts out with
+    ``@pytest.mark.real_clock``."""
+    if request.node.get_closest_marker("real_clock"):
+        yield
+        return
+    import datetime as dt
+
+    import time_machine
+
+    from cuishou.core.timeutil import SHANGHAI, today_shanghai
+
+    ten = dt.datetime.combine(today_shanghai(), dt.time(10), tzinfo=SHANGHAI)
+    with time_machine.travel(ten, tick=True):
+        yield

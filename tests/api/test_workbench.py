@@ -3,13 +3,16 @@ contact, and the same scope as the pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.test import Client
 
-from cuishou.core.timeutil import today_shanghai
+from cuishou.cases.models import ContactAttempt
+from cuishou.core.timeutil import SHANGHAI, today_shanghai
 from tests.factories import CaseFactory, ClientFactory, ContactPointFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +115,19 @@ def test_a_number_from_another_file_is_refused_naming_the_field() -> None:
     assert response.status_code == 422
     assert "contact_point" in response.json()["detail"]
     assert not case.contact_attempts.exists()
+
+
+def test_the_api_goes_through_the_compliance_engine_quiet_hours_and_language() -> None:
+    li = UserFactory(username="li", role="collector")
+    case = CaseFactory(assignee=li)
+    phone = ContactPointFactory(debtor=case.debtor)
+    c = _as(li)
+    body = {"channel": "call", "party": "debtor", "outcome": "rpc", "contact_point_id": phone.pk}
+    late = dt.datetime.combine(today_shanghai(), dt.time(22, 30), tzinfo=SHANGHAI)
+    with time_machine.travel(late, tick=False):
+        response = _post(c, f"/api/workbench/cases/{case.pk}/contacts", body)
+    assert response.status_code == 409 and response.json()["rules"] == ["cn.quiet_hours"]
+    body["notes"] = "告诉他不还钱就让你全家不得安宁"
+    response = _post(c, f"/api/workbench/cases/{case.pk}/contacts", body)
+    assert response.status_code == 409 and response.json()["rules"] == ["cn.prohibited_language"]
+    assert not ContactAttempt.objects.filter(case=case).exists()

@@ -12,6 +12,7 @@ from cuishou.audit.models import AuditEvent
 from cuishou.cases.models import Case, CaseArchive
 from cuishou.engine.batch import batch_run
 from cuishou.engine.models import CaseSnapshot
+from cuishou.engine.services import snapshots_rewrite
 from cuishou.payments.services import payment_post, payment_reverse
 from tests.factories import (
     ClientFactory,
@@ -69,6 +70,9 @@ def test_paying_everything_closes_the_case_as_paid_in_full_with_an_archive() -> 
     again = batch_run(as_of=D("2026-11-12"))
     assert again.counts["cases_paid_off"] == 0
     assert CaseArchive.objects.filter(case=case).count() == 1
+    # History rewritten later still has the day before it closed.
+    snapshots_rewrite(day=D("2026-11-10"))
+    assert CaseSnapshot.objects.get(case=case, as_of=D("2026-11-10")).dpd == 31
 
 
 def test_a_bounced_payment_reopens_the_paid_off_case() -> None:

@@ -185,6 +185,16 @@ def test_a_dispute_pauses_collection_until_it_is_resolved(collector, case) -> No
 def test_a_third_party_who_refuses_is_never_contacted_again(collector, case) -> None:
     person = RelatedPersonFactory(debtor=case.debtor, relation="friend")
     number = ContactPointFactory(debtor=case.debtor, related_person=person, value="13900139000")
+    for minutes in (30, 20, 10):  # the debtor is unreachable: a third party may be asked
+        contact_attempt_log(
+            actor=collector,
+            case=case,
+            channel="call",
+            party="nobody",
+            outcome="no_answer",
+            contact_point=_phone(case),
+            attempted_at=timezone.now() - dt.timedelta(minutes=minutes),
+        )
     contact_attempt_log(
         actor=collector,
         case=case,

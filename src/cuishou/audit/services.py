@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -110,7 +110,7 @@ def _number(value: int | None) -> str:
     return "null" if value is None else str(int(value))
 
 
-_FLAT = {
+_FLAT: dict[type, Callable[[Any], str]] = {
     str: _QUOTE,
     int: str,
     bool: lambda v: "true" if v else "false",

@@ -163,7 +163,7 @@ def contact_attempt_log(
         contact_point=contact_point,
         related_person=related_person,
         purpose=purpose,
-        text=notes,
+        notes=notes,
     )
     if not decision.allowed:
         audit_record(

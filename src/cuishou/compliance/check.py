@@ -1,25 +1,45 @@
 """The one compliance check every contact goes through before it happens.
 
 Every channel — the workbench's contact logging, SMS and e-mail, letters, campaigns,
-visit planning and visit stops — calls ``contact_check`` and acts only on an allowed
-decision. This is the single entry point; the policy packs (CN, US) replace its rules
-with the compliance engine (issue 5). Until then it applies the house rules the
-workflow itself needs:
+visit planning and visit stops, ``cuishou compliance check`` — calls ``contact_check``
+and acts only on an allowed decision. It answers allowed or blocked with the ids of the
+rules that decided and a sentence a collector understands.
 
-- ``house.case_closed``: no collection contact on a closed or written-off case;
-- ``house.dispute_pause``: while a dispute is open the case is paused, and only the
-  debtor may be contacted, about the dispute (``purpose="dispute"``).
+What it checks:
+
+- the client's **policy pack** (``cuishou.compliance.packs``: CN by default, US), rule by
+  rule, each of a type below, in the debtor's local time (``debtor_timezone``);
+- the **house rules** every pack shares: no contact on a closed case; while a dispute is
+  open only the debtor, about the dispute; no contact point marked invalid or
+  do-not-contact; a related person who refused is never contacted again.
+
+The history a rule counts (answered calls today, unanswered attempts on a number,
+attempts in the last 7 days) is the case's logged contact attempts before ``at``.
+``contact_check`` writes nothing: the caller logs the attempt (allowed) or the refusal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from cuishou.cases.choices import CLOSED_STATUSES, CaseStatus, Party
+from cuishou.cases.choices import (
+    CLOSED_STATUSES,
+    UNANSWERED_OUTCOMES,
+    CaseStatus,
+    Channel,
+    Outcome,
+    Party,
+)
+from cuishou.compliance.language import LanguageHit, debt_disclosure, prohibited_language
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,7 @@ class RuleHit:
 class Decision:
     allowed: bool
     rules: tuple[RuleHit, ...] = field(default_factory=tuple)
+    pack: str = ""
 
     @property
     def rule_ids(self) -> list[str]:
@@ -54,6 +75,480 @@ class ContactBlocked(Exception):  # noqa: N818 (reads as what happened: raise Co
         self.decision = decision
 
 
+@dataclass(frozen=True)
+class Past:
+    """One earlier contact attempt, as the rules read it."""
+
+    at: dt.datetime
+    channel: str
+    party: str
+    outcome: str
+    contact_point_id: int | None
+    related_person_id: int | None
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome not in UNANSWERED_OUTCOMES and self.outcome != Outcome.WRONG_NUMBER
+
+    @property
+    def failed(self) -> bool:
+        return not self.answered
+
+
+# Outcomes that mean a telephone conversation with the debtor took place (Regulation F).
+CONVERSATION_OUTCOMES = frozenset(
+    {
+        Outcome.RPC,
+        Outcome.PTP,
+        Outcome.REFUSES,
+        Outcome.DISPUTES,
+        Outcome.CLAIMS_PAID,
+        Outcome.HARDSHIP,
+        Outcome.CEASE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A contact about to happen, with what the rules need to know about it."""
+
+    case: Any
+    channel: str
+    party: str
+    at: dt.datetime
+    contact_point: Any = None
+    related_person: Any = None
+    purpose: str = "collect"  # collect | dispute | locate | notice
+    text: str = ""  # what goes out (SMS, e-mail, letter)
+    notes: str = ""  # the collector's notes (checked for prohibited language only)
+    own_points: frozenset[int] = frozenset()  # the debtor's own contact points
+    visitors: int | None = None
+    route_approved: bool | None = None
+    history: tuple[Past, ...] = ()
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def local(self) -> dt.datetime:
+        return self.at.astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def third_party(self) -> bool:
+        person = self.related_person
+        return self.party == Party.RELATED and person is not None and person.is_third_party
+
+    def same_local_day(self) -> list[Past]:
+        day = self.local.date()
+        zone = ZoneInfo(self.timezone)
+        return [p for p in self.history if p.at.astimezone(zone).date() == day]
+
+    def within_days(self, days: int) -> list[Past]:
+        since = self.at - dt.timedelta(days=days)
+        return [p for p in self.history if since < p.at <= self.at]
+
+
+def _hm(value: str) -> dt.time:
+    hours, minutes = value.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def _spans(text: str, hits: Iterable[LanguageHit]) -> str:
+    return "; ".join(f"“{h.found_in(text)}” [{h.start}:{h.end}]" for h in hits)
+
+
+_WRITTEN = frozenset({Channel.SMS, Channel.EMAIL, Channel.LETTER})
+
+_CATEGORY = {
+    "threat": gettext_lazy("a threat"),
+    "false_legal": gettext_lazy("a false threat of arrest or criminal charges"),
+    "shaming": gettext_lazy("a threat to tell others or make it public"),
+    "insult": gettext_lazy("an insult"),
+    "obscenity": gettext_lazy("obscene language"),
+}
+
+
+# --- the rule types --------------------------------------------------------------------
+# Each takes the rule (its params) and the attempt and returns a message when the rule
+# blocks it, else None.
+
+
+def _quiet_hours(rule: Any, a: Attempt) -> str | None:
+    start, until = _hm(rule.param("from")), _hm(rule.param("until"))
+    now = a.local.time()
+    quiet = (now >= start or now < until) if start > until else (start <= now < until)
+    if not quiet:
+        return None
+    return _(
+        "It is %(time)s where the debtor is (%(zone)s): no contact between %(start)s and %(until)s."
+    ) % {
+        "time": a.local.strftime("%H:%M"),
+        "zone": a.timezone,
+        "start": rule.param("from"),
+        "until": rule.param("until"),
+    }
+
+
+def _answered_calls_per_day(rule: Any, a: Attempt) -> str | None:
+    if a.channel != Channel.CALL or a.party == Party.RELATED:
+        return None
+    answered = [
+        p
+        for p in a.same_local_day()
+        if p.channel == Channel.CALL and p.party == Party.DEBTOR and p.answered
+    ]
+    if len(answered) < rule.param("max"):
+        return None
+    return _("The debtor has already taken %(n)d calls today (at most %(max)d a day).") % {
+        "n": len(answered),
+        "max": rule.param("max"),
+    }
+
+
+def _unanswered_per_number_per_day(rule: Any, a: Attempt) -> str | None:
+    if a.channel != Channel.CALL or a.contact_point is None:
+        return None
+    unanswered = [
+        p
+        for p in a.same_local_day()
+        if p.channel == Channel.CALL
+        and p.contact_point_id == a.contact_point.pk
+        and p.outcome in UNANSWERED_OUTCOMES
+    ]
+    if len(unanswered) < rule.param("max"):
+        return None
+    return _(
+        "This number has had %(n)d unanswered calls today (at most %(max)d a day per number)."
+    ) % {"n": len(unanswered), "max": rule.param("max")}
+
+
+def _third_party_unreachable(rule: Any, a: Attempt) -> str | None:
+    if not a.third_party:
+        return None
+    needed = int(rule.param("failed_attempts"))
+    own = [
+        p
+        for p in a.history
+        if p.at < a.at and (p.party == Party.DEBTOR or p.contact_point_id in a.own_points)
+    ]
+    own.sort(key=lambda p: p.at)
+    last = own[-needed:]
+    if len(last) >= needed and all(p.failed for p in last):
+        return None
+    return _(
+        "%(person)s is a third party: contact them only when the debtor is unreachable "
+        "(%(n)d failed attempts in a row on the debtor's numbers; so far %(failed)d)."
+    ) % {
+        "person": a.related_person.get_relation_display(),
+        "n": needed,
+        "failed": _trailing_failures(own),
+    }
+
+
+def _trailing_failures(attempts: list[Past]) -> int:
+    n = 0
+    for p in reversed(attempts):
+        if not p.failed:
+            break
+        n += 1
+    return n
+
+
+def _third_party_no_disclosure(rule: Any, a: Attempt) -> str | None:
+    if not a.third_party or a.channel not in _WRITTEN:
+        return None
+    hits = debt_disclosure(a.text)
+    if not hits:
+        return None
+    return _("A message to a third party must not mention the debt: %(found)s.") % {
+        "found": _spans(a.text, hits)
+    }
+
+
+def _third_party_refused(rule: Any, a: Attempt) -> str | None:
+    person = a.related_person
+    if a.party != Party.RELATED or person is None or not person.refused_contact:
+        return None
+    return _("This person refused further contact: they are never contacted again.")
+
+
+def _visit_visitors(rule: Any, a: Attempt) -> str | None:
+    if a.channel != Channel.VISIT or (a.visitors or 0) >= rule.param("min"):
+        return None
+    return _("A visit needs at least %(min)d visitors (this one has %(n)d).") % {
+        "min": rule.param("min"),
+        "n": a.visitors or 0,
+    }
+
+
+def _visit_route(rule: Any, a: Attempt) -> str | None:
+    if a.channel != Channel.VISIT or a.route_approved:
+        return None
+    return _("A visit goes only on an approved route.")
+
+
+def _prohibited_language(rule: Any, a: Attempt) -> str | None:
+    found = []
+    for label, text in ((_("The text"), a.text), (_("The notes"), a.notes)):
+        hits = prohibited_language(text)
+        if hits:
+            kinds = sorted({str(_CATEGORY.get(h.category, h.category)) for h in hits})
+            found.append(
+                _("%(what)s has %(kinds)s: %(found)s.")
+                % {"what": label, "kinds": ", ".join(kinds), "found": _spans(text, hits)}
+            )
+    return " ".join(found) or None
+
+
+def _ceased(history: Iterable[Past]) -> bool:
+    return any(p.outcome == Outcome.CEASE for p in history)
+
+
+def _cease(rule: Any, a: Attempt) -> str | None:
+    if not _ceased(a.history) or a.purpose == "notice":
+        return None
+    return _(
+        "The debtor asked to stop being contacted: only the notices the rules allow may be sent."
+    )
+
+
+def _deceased(rule: Any, a: Attempt) -> str | None:
+    if not any(p.outcome == Outcome.DECEASED for p in a.history):
+        return None
+    return _("The debtor is reported deceased: the case goes to legal, not to collectors.")
+
+
+def _calls_in_days(rule: Any, a: Attempt) -> str | None:
+    if a.channel != Channel.CALL:
+        return None
+    days, most = int(rule.param("days")), int(rule.param("max"))
+    calls = [p for p in a.within_days(days) if p.channel == Channel.CALL and p.at < a.at]
+    if len(calls) < most:
+        return None
+    return _("%(n)d calls about this debt in the last %(days)d days (at most %(max)d).") % {
+        "n": len(calls),
+        "days": days,
+        "max": most,
+    }
+
+
+def _call_after_conversation(rule: Any, a: Attempt) -> str | None:
+    if a.channel != Channel.CALL:
+        return None
+    days = int(rule.param("days"))
+    talks = [
+        p
+        for p in a.within_days(days)
+        if p.channel == Channel.CALL
+        and p.party == Party.DEBTOR
+        and p.outcome in CONVERSATION_OUTCOMES
+        and p.at < a.at
+    ]
+    if not talks:
+        return None
+    last = max(p.at for p in talks).astimezone(ZoneInfo(a.timezone))
+    return _(
+        "The debtor had a telephone conversation about this debt on %(day)s: no call "
+        "within %(days)d days after it."
+    ) % {"day": last.date().isoformat(), "days": days}
+
+
+def _location_once(rule: Any, a: Attempt) -> str | None:
+    if not a.third_party:
+        return None
+    person = a.related_person.pk
+    if not any(p.related_person_id == person for p in a.history if p.at < a.at):
+        return None
+    return _("A third party is contacted once only, to learn where the debtor is.")
+
+
+def _dispute(rule: Any, a: Attempt) -> str | None:
+    return None  # the case pauses on a dispute: the house rule ``house.dispute_pause``
+
+
+def _opt_out(rule: Any, a: Attempt) -> str | None:
+    return None  # an opt-out marks the contact point do-not-contact: ``house.contact_point``
+
+
+def _workplace(rule: Any, a: Attempt) -> str | None:
+    return None  # needs the debtor's "employer forbids" answer (not recorded yet)
+
+
+def _time_barred(rule: Any, a: Attempt) -> str | None:
+    return None  # needs the limitation period per loan (not recorded yet)
+
+
+CHECKS: dict[str, Callable[[Any, Attempt], str | None]] = {
+    "quiet_hours": _quiet_hours,
+    "answered_calls_per_day": _answered_calls_per_day,
+    "unanswered_per_number_per_day": _unanswered_per_number_per_day,
+    "third_party_unreachable": _third_party_unreachable,
+    "third_party_no_disclosure": _third_party_no_disclosure,
+    "third_party_refused": _third_party_refused,
+    "visit_visitors": _visit_visitors,
+    "visit_route": _visit_route,
+    "prohibited_language": _prohibited_language,
+    "cease": _cease,
+    "deceased": _deceased,
+    "calls_in_days": _calls_in_days,
+    "call_after_conversation": _call_after_conversation,
+    "location_once": _location_once,
+    "dispute": _dispute,
+    "opt_out": _opt_out,
+    "workplace": _workplace,
+    "time_barred": _time_barred,
+}
+
+
+def _house(a: Attempt) -> list[RuleHit]:
+    hits: list[RuleHit] = []
+    case = a.case
+    if case is not None and case.status in CLOSED_STATUSES:
+        hits.append(
+            RuleHit(
+                "house.case_closed", "house", _("The case is closed: no more collection contact.")
+            )
+        )
+    paused = case is not None and case.status == CaseStatus.PAUSED
+    if paused and not (a.purpose == "dispute" and a.party in (Party.DEBTOR, Party.NOBODY)):
+        hits.append(
+            RuleHit(
+                "house.dispute_pause",
+                "house",
+                _(
+                    "The debtor disputes the debt: collection is paused until the dispute "
+                    "is resolved (only the debtor may be contacted, about the dispute)."
+                ),
+            )
+        )
+    point = a.contact_point
+    if point is not None and point.status in ("invalid", "do_not_contact"):
+        hits.append(
+            RuleHit(
+                "house.contact_point",
+                "house",
+                _("This number or address is marked %(status)s: it is not used.")
+                % {"status": point.get_status_display()},
+            )
+        )
+    return hits
+
+
+# --- the debtor's time zone ------------------------------------------------------------
+
+_US_STATE = re.compile(r"\b([A-Z]{2})\s+\d{5}(?:-\d{4})?\b")
+_STATE_ZONES = {
+    **dict.fromkeys(
+        [
+            "CT",
+            "DC",
+            "DE",
+            "FL",
+            "GA",
+            "IN",
+            "KY",
+            "MA",
+            "MD",
+            "ME",
+            "MI",
+            "NC",
+            "NH",
+            "NJ",
+            "NY",
+            "OH",
+            "PA",
+            "RI",
+            "SC",
+            "VA",
+            "VT",
+            "WV",
+        ],
+        "America/New_York",
+    ),
+    **dict.fromkeys(
+        [
+            "AL",
+            "AR",
+            "IA",
+            "IL",
+            "KS",
+            "LA",
+            "MN",
+            "MO",
+            "MS",
+            "ND",
+            "NE",
+            "OK",
+            "SD",
+            "TN",
+            "TX",
+            "WI",
+        ],
+        "America/Chicago",
+    ),
+    **dict.fromkeys(["CO", "MT", "NM", "UT", "WY", "ID"], "America/Denver"),
+    "AZ": "America/Phoenix",
+    **dict.fromkeys(["CA", "NV", "OR", "WA"], "America/Los_Angeles"),
+    "AK": "America/Anchorage",
+    "HI": "Pacific/Honolulu",
+}
+
+
+def state_of(address_text: str) -> str:
+    """The two-letter US state of an address written "…, City, ST 12345", else ""."""
+    match = _US_STATE.search(address_text or "")
+    return match.group(1) if match and match.group(1) in _STATE_ZONES else ""
+
+
+def debtor_place(debtor: Any, pack_zone: str) -> tuple[str, str]:
+    """(time zone, US state) of the debtor from their residence (else any) address; the
+    pack's zone when no address says otherwise."""
+    addresses = sorted(debtor.addresses.all(), key=lambda ad: (ad.kind != "residence", ad.pk))
+    for address in addresses:
+        state = state_of(address.text)
+        if state:
+            return _STATE_ZONES[state], state
+    return pack_zone, ""
+
+
+@lru_cache(maxsize=16)
+def _zone_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # an unknown or malformed zone name
+        return False
+    return True
+
+
+# --- the entry point -------------------------------------------------------------------
+
+
+def case_history(case: Any, before: dt.datetime, days: int = 8) -> tuple[Past, ...]:
+    """The case's contact attempts in the ``days`` before ``before`` (what the rules
+    count; one at the same instant is the attempt itself, checked again), plus every
+    cease or deceased outcome ever logged (they never expire)."""
+    if case is None or case.pk is None:
+        return ()
+    from django.db.models import Q
+
+    rows = case.contact_attempts.filter(
+        Q(attempted_at__gt=before - dt.timedelta(days=days), attempted_at__lt=before)
+        | Q(outcome__in=[Outcome.CEASE, Outcome.DECEASED])
+    ).values_list(
+        "attempted_at", "channel", "party", "outcome", "contact_point_id", "related_person_id"
+    )
+    return tuple(Past(*row) for row in rows)
+
+
+def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
+    """The debtor's own contact points, read only when a third party is to be contacted
+    (the rule that counts failed attempts on the debtor's numbers needs them)."""
+    if case is None or party != Party.RELATED or related_person is None:
+        return frozenset()
+    return frozenset(
+        case.debtor.contact_points.filter(related_person=None).values_list("pk", flat=True)
+    )
+
+
 def contact_check(
     *,
     case: Any,
@@ -65,31 +560,45 @@ def contact_check(
     related_person: Any = None,
     purpose: str = "collect",
     text: str = "",
+    notes: str = "",
+    visitors: int | None = None,
+    route_approved: bool | None = None,
+    history: tuple[Past, ...] | None = None,
 ) -> Decision:
     """Allowed or blocked, with the rules that decided. Writes nothing: the caller logs
     the attempt (allowed) or the refusal (``ContactBlocked``)."""
-    hits: list[RuleHit] = []
-    if case.status in CLOSED_STATUSES:
-        hits.append(
-            RuleHit(
-                "house.case_closed",
-                "house",
-                _("The case is closed: no more collection contact."),
-            )
-        )
-    paused = case.status == CaseStatus.PAUSED
-    if paused and not (purpose == "dispute" and party in (Party.DEBTOR, Party.NOBODY)):
-        hits.append(
-            RuleHit(
-                "house.dispute_pause",
-                "house",
-                _(
-                    "The debtor disputes the debt: collection is paused until the dispute "
-                    "is resolved (only the debtor may be contacted, about the dispute)."
-                ),
-            )
-        )
-    return Decision(allowed=not hits, rules=tuple(hits))
+    from cuishou.compliance.packs import pack_get
+
+    if at.tzinfo is None:
+        raise ValueError("contact_check needs an aware time")
+    pack = pack_get(case.client.policy_pack if case is not None else "CN")
+    zone, state = (pack.timezone, "")
+    if case is not None:
+        zone, state = debtor_place(case.debtor, pack.timezone)
+    attempt = Attempt(
+        case=case,
+        channel=channel,
+        party=party,
+        at=at,
+        contact_point=contact_point,
+        related_person=related_person,
+        purpose=purpose,
+        text=text or "",
+        notes=notes or "",
+        own_points=_own_points(case, party, related_person),
+        visitors=visitors,
+        route_approved=route_approved,
+        history=case_history(case, at) if history is None else history,
+        timezone=zone if _zone_ok(zone) else pack.timezone,
+    )
+    hits = _house(attempt)
+    for rule in pack.rules_for(state):
+        if channel not in rule.channels:
+            continue
+        message = CHECKS[rule.type](rule, attempt)
+        if message is not None:
+            hits.append(RuleHit(rule.id, rule.kind, message))
+    return Decision(allowed=not hits, rules=tuple(hits), pack=f"{pack.code} {pack.version}")
 
 
 def contact_require(**kwargs: Any) -> Decision:

@@ -924,7 +924,8 @@ def delete_snapshots(d: Dialect, day: dt.date, scope: Scope) -> str:
 
 def insert_snapshots(d: Dialect, day: dt.date, closed: list[str], *, current: bool) -> str:
     """One row per case whose debtor has anything overdue on the day (cases closed or
-    written off excepted). On the current day the stage is the case's; on a past day it
+    written off by then excepted: a past day rewritten keeps a case closed later). On
+    the current day the stage is the case's; on a past day it
     is what the strategy table gives for that day's bucket (a hand-set stage a floor).
     It reads the cases in id order (the order it writes) and looks each debtor up."""
     stage = "c.stage" if current else _new_stage(_hand(d, "c"), "c.stage", "f.ladder_stage")
@@ -935,7 +936,8 @@ def insert_snapshots(d: Dialect, day: dt.date, closed: list[str], *, current: bo
                f.overdue_fen / 100.0, f.balance_fen / 100.0
         FROM cases_case c
         JOIN {CASE_TABLE} f ON f.client_id = c.client_id AND f.debtor_id = c.debtor_id
-        WHERE f.max_dpd > 0 AND c.status NOT IN ({_quoted(closed)})
+        WHERE f.max_dpd > 0
+          AND (c.status NOT IN ({_quoted(closed)}) OR c.closed_on > {d.date(day)})
         ORDER BY c.id
     """
 

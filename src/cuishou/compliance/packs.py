@@ -1,0 +1,110 @@
+"""Policy packs: the rules of a jurisdiction as data (``policies/<code>.toml``), versioned.
+
+Each rule has an id, a type (what the engine checks, ``cuishou.compliance.check``), its
+parameters, whether it is law or house policy, and the source it comes from. A client
+chooses its pack (``portfolio.Client.policy_pack``). State overlays (US) add rules for a
+debtor living in that state; an overlay rule of the same type as a pack rule applies
+besides it, so the stricter of the two decides.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+PACK_DIR = Path(__file__).with_name("policies")
+ALL_CHANNELS = frozenset({"call", "sms", "email", "letter", "visit"})
+KINDS = frozenset({"law", "house"})
+
+
+class PackError(ValueError):
+    """A pack file that cannot be used; the message names the file, the rule and why."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    type: str
+    kind: str  # "law" or "house"
+    source: str
+    channels: frozenset[str] = ALL_CHANNELS
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def param(self, name: str) -> Any:
+        return self.params[name]
+
+
+@dataclass(frozen=True)
+class Pack:
+    code: str
+    version: str
+    name: str
+    timezone: str
+    rules: tuple[Rule, ...]
+    overlays: dict[str, tuple[Rule, ...]]
+
+    def rules_for(self, state: str = "") -> tuple[Rule, ...]:
+        return self.rules + self.overlays.get(state.upper(), ())
+
+
+def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
+    rule_id = str(raw.get("id", ""))
+    where = f"{path.name}: rule {rule_id or '?'}"
+    for key in ("id", "type", "kind", "source"):
+        if not raw.get(key):
+            raise PackError(f"{where}: {key} is missing")
+    if raw["kind"] not in KINDS:
+        raise PackError(f"{where}: kind is law or house, not {raw['kind']!r}")
+    if raw["type"] not in known_types:
+        raise PackError(f"{where}: no check of type {raw['type']!r}")
+    channels = frozenset(raw.get("channels") or ALL_CHANNELS)
+    if channels - ALL_CHANNELS:
+        raise PackError(f"{where}: unknown channels {sorted(channels - ALL_CHANNELS)}")
+    return Rule(
+        id=rule_id,
+        type=raw["type"],
+        kind=raw["kind"],
+        source=raw["source"],
+        channels=channels,
+        params=dict(raw.get("params") or {}),
+    )
+
+
+def pack_read(path: Path, known_types: frozenset[str]) -> Pack:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PackError(f"{path.name}: {exc}") from exc
+    for key in ("code", "version", "name", "timezone"):
+        if not data.get(key):
+            raise PackError(f"{path.name}: {key} is missing")
+    rules = tuple(_rule(path, r, known_types) for r in data.get("rules", []))
+    overlays = {
+        state.upper(): tuple(_rule(path, r, known_types) for r in entries)
+        for state, entries in (data.get("overlays") or {}).items()
+    }
+    ids = [r.id for r in rules] + [r.id for rs in overlays.values() for r in rs]
+    if len(ids) != len(set(ids)):
+        raise PackError(f"{path.name}: rule ids repeat")
+    return Pack(
+        code=data["code"],
+        version=str(data["version"]),
+        name=data["name"],
+        timezone=data["timezone"],
+        rules=rules,
+        overlays=overlays,
+    )
+
+
+@lru_cache(maxsize=8)
+def pack_get(code: str) -> Pack:
+    """The pack with this code (``CN``, ``US``), read once."""
+    from cuishou.compliance.check import CHECKS  # the rule types the engine knows
+
+    path = PACK_DIR / f"{code.lower()}.toml"
+    if not path.is_file():
+        raise PackError(f"no policy pack {code!r}")
+    return pack_read(path, frozenset(CHECKS))

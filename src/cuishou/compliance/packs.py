@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 PACK_DIR = Path(__file__).with_name("policies")
-ALL_CHANNELS = frozenset({"call", "sms", "email", "letter", "visit"})
+CHANNEL_ORDER = ("call", "sms", "email", "letter", "visit")
+ALL_CHANNELS = frozenset(CHANNEL_ORDER)
 KINDS = frozenset({"law", "house"})
 
 
@@ -35,6 +36,10 @@ class Rule:
 
     def param(self, name: str) -> Any:
         return self.params[name]
+
+    @property
+    def channel_list(self) -> list[str]:
+        return [c for c in CHANNEL_ORDER if c in self.channels]
 
 
 @dataclass(frozen=True)

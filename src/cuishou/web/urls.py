@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("queue/", views.queue, name="queue"),
     path("allocation/", views.allocation, name="allocation"),
+    path("compliance/", views.compliance, name="compliance"),
     path("cases/<int:pk>/reassign/", views.case_reassign_view, name="case-reassign"),
     path("imports/", views.import_list, name="import-list"),
     path("imports/upload/", views.import_upload, name="import-upload"),

@@ -51,6 +51,7 @@ from cuishou.cases.selectors import (
 )
 from cuishou.cases.services import case_reveal_pii
 from cuishou.compliance.check import ContactBlocked
+from cuishou.compliance.selectors import packs_shown, refusals_summary
 from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
 from cuishou.core.timeutil import today_shanghai
 from cuishou.portfolio.choices import ContactStatus
@@ -574,3 +575,19 @@ def case_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Case reassigned."))
     return redirect(f"{reverse('web:case-detail', args=[case.pk])}#stage-closure")
+
+
+# --- compliance --------------------------------------------------------------------
+
+
+@login_required
+@permission_required("audit.view_auditevent", raise_exception=True)
+def compliance(request: HttpRequest) -> HttpResponse:
+    """Refused contacts by rule, team and collector; the policy packs' rules and sources."""
+    raw_days = request.GET.get("days", "30")
+    days = int(raw_days) if raw_days.isdigit() and 1 <= int(raw_days) <= 366 else 30
+    return render(
+        request,
+        "web/compliance.html",
+        {"refusals": refusals_summary(days=days), "days": days, "packs": packs_shown()},
+    )

@@ -532,11 +532,31 @@ def case_history(case: Any, before: dt.datetime, days: int = 8) -> tuple[Past, .
 
     rows = case.contact_attempts.filter(
         Q(attempted_at__gt=before - dt.timedelta(days=days), attempted_at__lt=before)
-        | Q(outcome__in=[Outcome.CEASE, Outcome.DECEASED])
+        | Q(outcome__in=[Outcome.CEASE, Outcome.DECEASED], attempted_at__lt=before)
     ).values_list(
         "attempted_at", "channel", "party", "outcome", "contact_point_id", "related_person_id"
     )
     return tuple(Past(*row) for row in rows)
+
+
+_FIELDS = ("attempted_at", "channel", "party", "outcome", "contact_point_id", "related_person_id")
+OWN_RECENT = 10  # the debtor's latest attempts a third-party rule may look back on
+
+
+def _third_party_history(
+    case: Any, before: dt.datetime, own_points: frozenset[int], person: Any
+) -> tuple[Past, ...]:
+    """For a contact with a third party, whatever its age: the debtor's latest own
+    attempts (is the debtor unreachable?) and every attempt with that person (contacted
+    before?)."""
+    from django.db.models import Q
+
+    earlier = case.contact_attempts.filter(attempted_at__lt=before)
+    own = earlier.filter(Q(party=Party.DEBTOR) | Q(contact_point_id__in=own_points)).order_by(
+        "-attempted_at", "-id"
+    )[:OWN_RECENT]
+    theirs = earlier.filter(related_person=person)
+    return tuple(Past(*row) for row in [*own.values_list(*_FIELDS), *theirs.values_list(*_FIELDS)])
 
 
 def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
@@ -547,6 +567,15 @@ def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
     return frozenset(
         case.debtor.contact_points.filter(related_person=None).values_list("pk", flat=True)
     )
+
+
+def _history(case: Any, at: dt.datetime, party: str, person: Any) -> tuple[Past, ...]:
+    rows = case_history(case, at)
+    if case is None or case.pk is None or person is None or not person.is_third_party:
+        return rows
+    own = _own_points(case, party, person)
+    seen = set(rows)
+    return rows + tuple(p for p in _third_party_history(case, at, own, person) if p not in seen)
 
 
 def contact_check(
@@ -588,7 +617,7 @@ def contact_check(
         own_points=_own_points(case, party, related_person),
         visitors=visitors,
         route_approved=route_approved,
-        history=case_history(case, at) if history is None else history,
+        history=_history(case, at, party, related_person) if history is None else history,
         timezone=zone if _zone_ok(zone) else pack.timezone,
     )
     hits = _house(attempt)

@@ -1,0 +1,360 @@
+"""The bulk form of the compliance check, for dialer lists and campaigns: many planned
+contacts against the history of past attempts, decided column-wise with Polars.
+
+It decides exactly what ``contact_check`` decides for each contact (the same rules of
+the same packs, in the same order; tests/compliance holds the two together), from two
+frames:
+
+``planned`` — one row per planned contact: ``id`` (str), ``case_id``, ``pack`` (CN, US),
+``tz`` (the debtor's zone), ``state`` (US state or ""), ``case_status``, ``channel``,
+``party``, ``contact_point_id`` (or null), ``point_status`` (or null),
+``related_person_id`` (or null), ``third_party`` and ``refused`` (bools), ``at`` (UTC),
+``purpose``, ``text``, ``visitors`` (or null), ``route_approved`` (or null).
+
+``history`` — one row per logged attempt: ``case_id``, ``at`` (UTC), ``channel``,
+``party``, ``outcome``, ``contact_point_id``, ``related_person_id``, ``own_point``
+(the contact point is the debtor's own).
+
+The result has ``id``, ``allowed`` and ``rules`` (the rule ids, as ``Decision.rule_ids``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+
+from cuishou.cases.choices import UNANSWERED_OUTCOMES, Outcome
+from cuishou.compliance.check import CONVERSATION_OUTCOMES
+from cuishou.compliance.language import debt_disclosure, prohibited_language
+from cuishou.compliance.packs import Pack, Rule, pack_get
+
+_UNANSWERED = [o.value for o in UNANSWERED_OUTCOMES]
+_FAILED = [*_UNANSWERED, Outcome.WRONG_NUMBER.value]
+_CONVERSATION = [o.value for o in CONVERSATION_OUTCOMES]
+_WRITTEN = ["sms", "email", "letter"]
+_US = "us"
+
+
+def _local(planned: pl.DataFrame, zones: Iterable[str]) -> pl.DataFrame:
+    """``minute`` (minutes since local midnight) and ``day`` (local date) per row."""
+    minute: Any = None
+    day: Any = None
+    for zone in zones:
+        local = pl.col("at").dt.convert_time_zone(zone)
+        m = local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)
+        d = local.dt.date()
+        here = pl.col("tz") == zone
+        minute = pl.when(here).then(m) if minute is None else minute.when(here).then(m)
+        day = pl.when(here).then(d) if day is None else day.when(here).then(d)
+    if minute is None:
+        return planned.with_columns(minute=pl.lit(None, pl.Int32), day=pl.lit(None, pl.Date))
+    return planned.with_columns(minute=minute.otherwise(None), day=day.otherwise(None))
+
+
+def _count_before(
+    planned: pl.DataFrame,
+    history: pl.DataFrame,
+    by: list[str],
+    *,
+    shift: dt.timedelta | None = None,
+) -> pl.Series:
+    """Per planned row, how many ``history`` rows with the same ``by`` keys are strictly
+    before ``at`` (or, with ``shift``, at or before ``at - shift``)."""
+    # Rank within the group, from the sorted order: the row number minus the row number
+    # where the group starts (cheaper than a window over the groups).
+    row = pl.int_range(0, pl.len(), dtype=pl.Int64)
+    starts = pl.any_horizontal([pl.col(k) != pl.col(k).shift(1) for k in by]).fill_null(True)
+    h = (
+        history.select([*by, "at"])
+        .sort([*by, "at"])
+        .with_columns(n=row - pl.when(starts).then(row).forward_fill() + 1)
+        .sort("at")
+    )
+    probe = planned.select([*by, "_row", "at"])
+    if shift is not None:
+        probe = probe.with_columns(pl.col("at") - shift)
+    joined = probe.sort("at").join_asof(
+        h,
+        on="at",
+        by=by,
+        strategy="backward",
+        allow_exact_matches=shift is not None,
+        check_sortedness=False,  # sorted by "at" overall, so within every group
+    )
+    return joined.sort("_row")["n"].fill_null(0)
+
+
+def _last_before(
+    planned: pl.DataFrame, history: pl.DataFrame, by: list[str], col: str
+) -> pl.Series:
+    """Per planned row, ``col`` of the latest ``history`` row with the same keys strictly
+    before ``at`` (null when none)."""
+    h = history.select([*by, "at", pl.col(col).alias("_v")]).sort("at")
+    joined = (
+        planned.select([*by, "_row", "at"])
+        .sort("at")
+        .join_asof(
+            h,
+            on="at",
+            by=by,
+            strategy="backward",
+            allow_exact_matches=False,
+            check_sortedness=False,
+        )
+    )
+    return joined.sort("_row")["_v"]
+
+
+def _texts(planned: pl.DataFrame, finder: object, column: str = "text") -> pl.Series:
+    """Per row: does the text have a hit (each distinct text matched once)."""
+    distinct = planned.select(column).unique()
+    hits = {t: bool(finder(t)) for t in distinct[column].to_list()}  # type: ignore[operator]
+    return planned[column].replace_strict(hits, return_dtype=pl.Boolean)
+
+
+def check_bulk(planned: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+    """Decide every planned contact: ``id``, ``allowed``, ``rules`` (list of rule ids)."""
+    p = planned.with_row_index("_row").with_columns(
+        pl.col("text").fill_null(""), pl.col("purpose").fill_null("collect")
+    )
+    zones = p["tz"].unique().to_list()
+    p = _local(p, zones)
+    h = history.join(p.select("case_id", "tz").unique("case_id"), on="case_id", how="inner")
+    h = _local(h, zones)
+    masks: list[tuple[str, pl.Series]] = []
+
+    # House rules, in contact_check's order.
+    masks.append(("house.case_closed", p["case_status"].is_in(["closed", "written_off"])))
+    paused = p["case_status"] == "paused"
+    dispute_ok = (p["purpose"] == "dispute") & p["party"].is_in(["debtor", "nobody"])
+    masks.append(("house.dispute_pause", paused & ~dispute_ok))
+    masks.append(
+        (
+            "house.contact_point",
+            p["point_status"].is_in(["invalid", "do_not_contact"]).fill_null(False),
+        )
+    )
+
+    cache: dict[str, pl.Series] = {}
+
+    def once(key: str, make: object) -> pl.Series:
+        if key not in cache:
+            cache[key] = make()  # type: ignore[operator]
+        return cache[key]
+
+    calls = h.filter(pl.col("channel") == "call")
+    for code in p["pack"].unique().sort().to_list():
+        pack: Pack = pack_get(code)
+        in_pack = p["pack"] == code
+        states = [s for s in pack.overlays]
+        rules: list[tuple[Rule, pl.Series]] = [(r, in_pack) for r in pack.rules]
+        for state in states:
+            for r in pack.overlays[state]:
+                rules.append((r, in_pack & (p["state"] == state)))
+        for rule, scope in rules:
+            applies = scope & p["channel"].is_in(sorted(rule.channels))
+            blocked = _rule_mask(rule, p, h, calls, once)
+            masks.append((rule.id, (applies & blocked.fill_null(False))))
+
+    names = [name for name, _ in masks]
+    frame = pl.DataFrame({f"m{i}": mask for i, (_, mask) in enumerate(masks)})
+    rules_col = frame.select(
+        pl.concat_list(
+            [pl.when(pl.col(f"m{i}")).then(pl.lit(name)) for i, name in enumerate(names)]
+        )
+        .list.drop_nulls()
+        .alias("rules")
+    )["rules"]
+    return pl.DataFrame({"id": p["id"], "allowed": rules_col.list.len() == 0, "rules": rules_col})
+
+
+def _rule_mask(
+    rule: Rule, p: pl.DataFrame, h: pl.DataFrame, calls: pl.DataFrame, once: object
+) -> pl.Series:
+    t = rule.type
+    call = p["channel"] == "call"
+    if t == "quiet_hours":
+        start = _minutes(rule.param("from"))
+        until = _minutes(rule.param("until"))
+        m = p["minute"]
+        return (m >= start) | (m < until) if start > until else (m >= start) & (m < until)
+    if t == "answered_calls_per_day":
+        answered = calls.filter((pl.col("party") == "debtor") & ~pl.col("outcome").is_in(_FAILED))
+        n = once("answered_day", lambda: _count_before(p, answered, ["case_id", "day"]))  # type: ignore[operator]
+        return call & (p["party"] != "related") & (n >= rule.param("max"))
+    if t == "unanswered_per_number_per_day":
+        missed = calls.filter(pl.col("outcome").is_in(_UNANSWERED))
+        n = once(  # type: ignore[operator]
+            "missed_day",
+            lambda: _count_before(
+                p.with_columns(pl.col("contact_point_id").fill_null(-1)),
+                missed.with_columns(pl.col("contact_point_id").fill_null(-2)),
+                ["contact_point_id", "day"],
+            ),
+        )
+        return call & p["contact_point_id"].is_not_null() & (n >= rule.param("max"))
+    if t == "third_party_unreachable":
+        needed = int(rule.param("failed_attempts"))
+        own = h.filter((pl.col("party") == "debtor") | pl.col("own_point")).sort(["case_id", "at"])
+        own = (
+            own.with_columns(
+                failed=pl.col("outcome").is_in(_FAILED),
+            )
+            .with_columns(run=(~pl.col("failed")).cast(pl.Int64).cum_sum().over("case_id"))
+            .with_columns(streak=pl.col("failed").cast(pl.Int64).cum_sum().over(["case_id", "run"]))
+        )
+        streak = once("streak", lambda: _last_before(p, own, ["case_id"], "streak"))  # type: ignore[operator]
+        return p["third_party"] & (streak.fill_null(0) < needed)
+    if t == "third_party_no_disclosure":
+        tells = once("disclosure", lambda: _texts(p, debt_disclosure))  # type: ignore[operator]
+        return p["third_party"] & p["channel"].is_in(_WRITTEN) & tells
+    if t == "third_party_refused":
+        return (p["party"] == "related") & p["related_person_id"].is_not_null() & p["refused"]
+    if t == "visit_visitors":
+        return (p["channel"] == "visit") & (p["visitors"].fill_null(0) < rule.param("min"))
+    if t == "visit_route":
+        return (p["channel"] == "visit") & ~p["route_approved"].fill_null(False)
+    if t == "prohibited_language":
+        return once("language", lambda: _texts(p, prohibited_language))  # type: ignore[operator]
+    if t in ("cease", "deceased"):
+        outcome = Outcome.CEASE.value if t == "cease" else Outcome.DECEASED.value
+        ever = h.filter(pl.col("outcome") == outcome)
+        n = once(t, lambda: _count_before(p, ever, ["case_id"]))  # type: ignore[operator]
+        held = n > 0
+        return held & (p["purpose"] != "notice") if t == "cease" else held
+    if t == "calls_in_days":
+        days = dt.timedelta(days=int(rule.param("days")))
+        upto = once("calls_before", lambda: _count_before(p, calls, ["case_id"]))  # type: ignore[operator]
+        old = once(  # type: ignore[operator]
+            f"calls_before_{days.days}", lambda: _count_before(p, calls, ["case_id"], shift=days)
+        )
+        return call & ((upto - old) >= rule.param("max"))
+    if t == "call_after_conversation":
+        days = dt.timedelta(days=int(rule.param("days")))
+        talks = calls.filter((pl.col("party") == "debtor") & pl.col("outcome").is_in(_CONVERSATION))
+        last = once("last_talk", lambda: _last_before(p, talks, ["case_id"], "at"))  # type: ignore[operator]
+        return call & last.is_not_null() & ((p["at"] - last) < days)
+    if t == "location_once":
+        seen = h.filter(pl.col("related_person_id").is_not_null())
+        n = once(  # type: ignore[operator]
+            "seen_person",
+            lambda: _count_before(
+                p.with_columns(pl.col("related_person_id").fill_null(-1)),
+                seen,
+                ["related_person_id"],
+            ),
+        )
+        return p["third_party"] & (n > 0)
+    # dispute, opt_out, workplace, time_barred: decided by the house rules or not yet.
+    return pl.Series([False] * p.height)
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+# --- frames from the database ------------------------------------------------------------
+
+
+def planned_frame(contacts: Iterable[dict[str, object]]) -> pl.DataFrame:
+    """The ``planned`` frame of contacts given as ``contact_check`` keyword arguments
+    (``case``, ``channel``, ``party``, ``at``, ``contact_point``, ``related_person``,
+    ``purpose``, ``text``, ``visitors``, ``route_approved``) plus an ``id``."""
+    from cuishou.compliance.check import _zone_ok, debtor_place
+
+    rows = []
+    places: dict[int, tuple[str, str]] = {}
+    for c in contacts:
+        case = c["case"]
+        pack = pack_get(case.client.policy_pack)  # type: ignore[attr-defined]
+        if case.pk not in places:  # type: ignore[attr-defined]
+            zone, state = debtor_place(case.debtor, pack.timezone)  # type: ignore[attr-defined]
+            places[case.pk] = (zone if _zone_ok(zone) else pack.timezone, state)  # type: ignore[attr-defined]
+        zone, state = places[case.pk]  # type: ignore[attr-defined]
+        point = c.get("contact_point")
+        person = c.get("related_person")
+        party = c["party"]
+        rows.append(
+            {
+                "id": str(c["id"]),
+                "case_id": case.pk,  # type: ignore[attr-defined]
+                "pack": pack.code,
+                "tz": zone,
+                "state": state,
+                "case_status": case.status,  # type: ignore[attr-defined]
+                "channel": c["channel"],
+                "party": party,
+                "contact_point_id": point.pk if point is not None else None,  # type: ignore[attr-defined]
+                "point_status": point.status if point is not None else None,  # type: ignore[attr-defined]
+                "related_person_id": person.pk if person is not None else None,  # type: ignore[attr-defined]
+                "third_party": party == "related" and person is not None and person.is_third_party,  # type: ignore[attr-defined]
+                "refused": bool(person is not None and person.refused_contact),  # type: ignore[attr-defined]
+                "at": c["at"],
+                "purpose": c.get("purpose", "collect"),
+                "text": c.get("text", "") or "",
+                "visitors": c.get("visitors"),
+                "route_approved": c.get("route_approved"),
+            }
+        )
+    return pl.DataFrame(rows, schema=PLANNED_SCHEMA)
+
+
+def history_frame(case_ids: Iterable[int]) -> pl.DataFrame:
+    """The ``history`` frame: every logged attempt of these cases."""
+    from cuishou.cases.models import ContactAttempt
+
+    rows = ContactAttempt.objects.filter(case_id__in=list(case_ids)).values_list(
+        "case_id",
+        "attempted_at",
+        "channel",
+        "party",
+        "outcome",
+        "contact_point_id",
+        "related_person_id",
+        "contact_point__related_person_id",
+    )
+    return pl.DataFrame(
+        [
+            (case, at, ch, party, outcome, cp, rp, cp is not None and cp_person is None)
+            for case, at, ch, party, outcome, cp, rp, cp_person in rows
+        ],
+        schema=HISTORY_SCHEMA,
+        orient="row",
+    )
+
+
+_AT = pl.Datetime("us", "UTC")
+PLANNED_SCHEMA: dict[str, Any] = {
+    "id": pl.String,
+    "case_id": pl.Int64,
+    "pack": pl.String,
+    "tz": pl.String,
+    "state": pl.String,
+    "case_status": pl.String,
+    "channel": pl.String,
+    "party": pl.String,
+    "contact_point_id": pl.Int64,
+    "point_status": pl.String,
+    "related_person_id": pl.Int64,
+    "third_party": pl.Boolean,
+    "refused": pl.Boolean,
+    "at": _AT,
+    "purpose": pl.String,
+    "text": pl.String,
+    "visitors": pl.Int64,
+    "route_approved": pl.Boolean,
+}
+HISTORY_SCHEMA: dict[str, Any] = {
+    "case_id": pl.Int64,
+    "at": _AT,
+    "channel": pl.String,
+    "party": pl.String,
+    "outcome": pl.String,
+    "contact_point_id": pl.Int64,
+    "related_person_id": pl.Int64,
+    "own_point": pl.Boolean,
+}

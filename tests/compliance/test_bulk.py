@@ -1,0 +1,164 @@
+"""The bulk check decides exactly what the single check decides, contact by contact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cuishou.cases.models import ContactAttempt
+from cuishou.compliance.bulk import check_bulk, history_frame, planned_frame
+from cuishou.compliance.check import contact_check
+from tests.factories import (
+    AddressFactory,
+    CaseFactory,
+    ClientFactory,
+    ContactPointFactory,
+    RelatedPersonFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+OUTCOMES = [
+    "no_answer",
+    "busy",
+    "switched_off",
+    "wrong_number",
+    "rpc",
+    "ptp",
+    "refuses",
+    "third_party",
+    "hardship",
+    "cease",
+    "deceased",
+]
+TEXTS = [
+    "",
+    "您好，请回电。",
+    "您的借款已逾期，请尽快还款。",
+    "不还钱就让你全家不得安宁",
+    "Please call us back.",
+    "Your loan is overdue.",
+]
+ADDRESSES = [
+    "",
+    "5 Broadway, New York, NY 10004",
+    "1 Beacon St, Boston, MA 02108",
+    "1 Main St, Los Angeles, CA 90012",
+]
+
+
+def _file(rng: random.Random, pack: str):  # type: ignore[no-untyped-def]
+    case = CaseFactory(
+        client=ClientFactory(policy_pack=pack),
+        status=rng.choice(["open"] * 8 + ["paused", "closed"]),
+    )
+    if pack == "US":
+        address = rng.choice(ADDRESSES)
+        if address:
+            AddressFactory(debtor=case.debtor, text=address)
+    own = [
+        ContactPointFactory(
+            debtor=case.debtor,
+            value=f"138{rng.randrange(10**8):08d}",
+            status=rng.choice(["unverified"] * 6 + ["invalid"]),
+        )
+        for _ in range(2)
+    ]
+    colleague = RelatedPersonFactory(
+        debtor=case.debtor, relation="colleague", refused_contact=rng.random() < 0.2
+    )
+    guarantor = RelatedPersonFactory(debtor=case.debtor, relation="guarantor")
+    people = [
+        (
+            colleague,
+            ContactPointFactory(
+                debtor=case.debtor, related_person=colleague, value=f"139{rng.randrange(10**8):08d}"
+            ),
+        ),
+        (
+            guarantor,
+            ContactPointFactory(
+                debtor=case.debtor, related_person=guarantor, value=f"137{rng.randrange(10**8):08d}"
+            ),
+        ),
+    ]
+    return case, own, people
+
+
+def _target(rng: random.Random, own, people):  # type: ignore[no-untyped-def]
+    if rng.random() < 0.6:
+        return "debtor", rng.choice(own), None
+    person, point = rng.choice(people)
+    return "related", point, person
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_bulk_equals_single(seed: int) -> None:
+    rng = random.Random(seed)
+    start = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
+    files = [_file(rng, rng.choice(["CN", "US"])) for _ in range(6)]
+    for case, own, people in files:
+        for _ in range(rng.randrange(0, 25)):
+            party, point, person = _target(rng, own, people)
+            outcome = rng.choice(OUTCOMES)
+            if outcome in ("no_answer", "busy", "switched_off", "wrong_number"):
+                party, person = "nobody", None
+            ContactAttempt.objects.create(
+                case=case,
+                channel=rng.choice(["call"] * 4 + ["sms"]),
+                party=party,
+                outcome=outcome,
+                contact_point=point,
+                related_person=person,
+                attempted_at=start + dt.timedelta(minutes=rng.randrange(0, 10 * 24 * 60)),
+            )
+    planned = []
+    for n in range(120):
+        case, own, people = rng.choice(files)
+        party, point, person = _target(rng, own, people)
+        channel = rng.choice(["call", "call", "sms", "email", "letter", "visit"])
+        planned.append(
+            {
+                "id": n,
+                "case": case,
+                "channel": channel,
+                "party": party,
+                "contact_point": None if channel in ("visit", "letter") else point,
+                "related_person": person,
+                "at": start + dt.timedelta(minutes=rng.randrange(0, 12 * 24 * 60)),
+                "purpose": rng.choice(["collect"] * 5 + ["notice", "dispute"]),
+                "text": rng.choice(TEXTS) if channel in ("sms", "email", "letter") else "",
+                "visitors": rng.choice([None, 1, 2]),
+                "route_approved": rng.choice([None, True]),
+            }
+        )
+    result = check_bulk(planned_frame(planned), history_frame({c.pk for c, _, _ in files}))
+    bulk = dict(zip(result["id"].to_list(), result["rules"].to_list(), strict=True))
+    blocked = 0
+    for contact in planned:
+        kwargs = {k: v for k, v in contact.items() if k != "id"}
+        single = contact_check(**kwargs)
+        assert bulk[str(contact["id"])] == single.rule_ids, (contact, single.message)
+        blocked += not single.allowed
+    assert 0 < blocked < len(planned)  # the scenarios decide both ways
+
+
+def test_the_local_day_is_the_debtors() -> None:
+    # 23:30 UTC on 1 July is 07:30 on 2 July in Shanghai: quiet hours there.
+    case = CaseFactory()
+    point = ContactPointFactory(debtor=case.debtor)
+    at = dt.datetime(2026, 7, 1, 23, 30, tzinfo=dt.UTC)
+    contact = {
+        "id": 1,
+        "case": case,
+        "channel": "call",
+        "party": "debtor",
+        "contact_point": point,
+        "at": at,
+    }
+    result = check_bulk(planned_frame([contact]), history_frame([case.pk]))
+    assert result["rules"].to_list() == [["cn.quiet_hours"]]
+    assert at.astimezone(ZoneInfo("Asia/Shanghai")).hour == 7

@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from cuishou.cases.choices import UNANSWERED_OUTCOMES, Outcome
-from cuishou.compliance.check import CONVERSATION_OUTCOMES
+from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT
 from cuishou.compliance.language import debt_disclosure, prohibited_language
 from cuishou.compliance.packs import Pack, Rule, pack_get
 
@@ -36,6 +36,7 @@ _FAILED = [*_UNANSWERED, Outcome.WRONG_NUMBER.value]
 _CONVERSATION = [o.value for o in CONVERSATION_OUTCOMES]
 _WRITTEN = ["sms", "email", "letter"]
 _US = "us"
+WINDOW = dt.timedelta(days=8)  # what contact_check's history window reads
 
 
 def _local(planned: pl.DataFrame, zones: Iterable[str]) -> pl.DataFrame:
@@ -122,7 +123,13 @@ def check_bulk(planned: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
     )
     zones = p["tz"].unique().to_list()
     p = _local(p, zones)
-    h = history.join(p.select("case_id", "tz").unique("case_id"), on="case_id", how="inner")
+    # The day and 7-day rules look back at most WINDOW from a contact: only that part of
+    # the history gets local days. Streaks, third parties' past contacts and holds read
+    # the whole history (``full``), cut to what they can use.
+    cases = p.select("case_id", "tz").unique("case_id")
+    first = p["at"].min()
+    full = history.join(cases.select("case_id"), on="case_id", how="semi")
+    h = full.filter(pl.col("at") > pl.lit(first) - WINDOW).join(cases, on="case_id", how="left")
     h = _local(h, zones)
     masks: list[tuple[str, pl.Series]] = []
 
@@ -138,41 +145,60 @@ def check_bulk(planned: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
         )
     )
 
-    cache: dict[str, pl.Series] = {}
-
-    def once(key: str, make: object) -> pl.Series:
-        if key not in cache:
-            cache[key] = make()  # type: ignore[operator]
-        return cache[key]
-
-    calls = h.filter(pl.col("channel") == "call")
+    # Each pack's rules on its own rows and their cases' history only.
     for code in p["pack"].unique().sort().to_list():
         pack: Pack = pack_get(code)
-        in_pack = p["pack"] == code
-        states = [s for s in pack.overlays]
-        rules: list[tuple[Rule, pl.Series]] = [(r, in_pack) for r in pack.rules]
-        for state in states:
-            for r in pack.overlays[state]:
-                rules.append((r, in_pack & (p["state"] == state)))
-        for rule, scope in rules:
-            applies = scope & p["channel"].is_in(sorted(rule.channels))
-            blocked = _rule_mask(rule, p, h, calls, once)
-            masks.append((rule.id, (applies & blocked.fill_null(False))))
+        pp = p.filter(pl.col("pack") == code).drop("_row").with_row_index("_row")
+        rows = p.filter(pl.col("pack") == code)["_row"]
+        its = pp.select("case_id").unique()
+        hp = h.join(its, on="case_id", how="semi")
+        fullp = full.join(its, on="case_id", how="semi")
+        callsp = hp.filter(pl.col("channel") == "call")
+        cache: dict[str, pl.Series] = {}
 
+        def once(key: str, make: Any, cache: dict[str, pl.Series] = cache) -> pl.Series:
+            if key not in cache:
+                cache[key] = make()
+            return cache[key]
+
+        rules: list[tuple[Rule, pl.Series]] = [
+            (r, pl.repeat(True, pp.height, eager=True)) for r in pack.rules
+        ]
+        for state, overlay in pack.overlays.items():
+            rules += [(r, pp["state"] == state) for r in overlay]
+        for rule, scope in rules:
+            applies = scope & pp["channel"].is_in(sorted(rule.channels))
+            blocked = _rule_mask(rule, pp, hp, callsp, once, full=fullp, first=first)
+            mask = pl.repeat(False, p.height, eager=True).scatter(
+                rows, applies & blocked.fill_null(False)
+            )
+            masks.append((rule.id, mask))
+
+    # Each row's rules as a bit set, then each distinct set (there are few) as its list.
     names = [name for name, _ in masks]
-    frame = pl.DataFrame({f"m{i}": mask for i, (_, mask) in enumerate(masks)})
-    rules_col = frame.select(
-        pl.concat_list(
-            [pl.when(pl.col(f"m{i}")).then(pl.lit(name)) for i, name in enumerate(names)]
-        )
-        .list.drop_nulls()
-        .alias("rules")
-    )["rules"]
-    return pl.DataFrame({"id": p["id"], "allowed": rules_col.list.len() == 0, "rules": rules_col})
+    assert len(names) <= 63
+    code = pl.DataFrame({f"m{i}": mask for i, (_, mask) in enumerate(masks)}).select(
+        pl.sum_horizontal(
+            [pl.col(f"m{i}").cast(pl.UInt64) * (1 << i) for i in range(len(names))]
+        ).alias("code")
+    )["code"]
+    lists = {
+        int(c): [name for i, name in enumerate(names) if int(c) >> i & 1]
+        for c in code.unique().to_list()
+    }
+    rules_col = code.replace_strict(lists, return_dtype=pl.List(pl.String))
+    return pl.DataFrame({"id": p["id"], "allowed": code == 0, "rules": rules_col})
 
 
 def _rule_mask(
-    rule: Rule, p: pl.DataFrame, h: pl.DataFrame, calls: pl.DataFrame, once: object
+    rule: Rule,
+    p: pl.DataFrame,
+    h: pl.DataFrame,
+    calls: pl.DataFrame,
+    once: Any,
+    *,
+    full: pl.DataFrame,
+    first: Any,
 ) -> pl.Series:
     t = rule.type
     call = p["channel"] == "call"
@@ -183,11 +209,11 @@ def _rule_mask(
         return (m >= start) | (m < until) if start > until else (m >= start) & (m < until)
     if t == "answered_calls_per_day":
         answered = calls.filter((pl.col("party") == "debtor") & ~pl.col("outcome").is_in(_FAILED))
-        n = once("answered_day", lambda: _count_before(p, answered, ["case_id", "day"]))  # type: ignore[operator]
+        n = once("answered_day", lambda: _count_before(p, answered, ["case_id", "day"]))
         return call & (p["party"] != "related") & (n >= rule.param("max"))
     if t == "unanswered_per_number_per_day":
         missed = calls.filter(pl.col("outcome").is_in(_UNANSWERED))
-        n = once(  # type: ignore[operator]
+        n = once(
             "missed_day",
             lambda: _count_before(
                 p.with_columns(pl.col("contact_point_id").fill_null(-1)),
@@ -198,7 +224,23 @@ def _rule_mask(
         return call & p["contact_point_id"].is_not_null() & (n >= rule.param("max"))
     if t == "third_party_unreachable":
         needed = int(rule.param("failed_attempts"))
-        own = h.filter((pl.col("party") == "debtor") | pl.col("own_point")).sort(["case_id", "at"])
+        assert needed <= OWN_RECENT
+        asking = p.filter(pl.col("third_party")).select("case_id").unique()
+        own_all = full.join(asking, on="case_id", how="semi").filter(
+            (pl.col("party") == "debtor") | pl.col("own_point")
+        )
+        # Before the first contact only each case's last OWN_RECENT attempts can matter
+        # (a streak of ``needed`` failures looks back ``needed`` attempts).
+        own = pl.concat(
+            [
+                own_all.filter(pl.col("at") < pl.lit(first))
+                .sort(["case_id", "at"])
+                .group_by("case_id", maintain_order=True)
+                .tail(OWN_RECENT)
+                .select(own_all.columns),
+                own_all.filter(pl.col("at") >= pl.lit(first)),
+            ]
+        ).sort(["case_id", "at"])
         own = (
             own.with_columns(
                 failed=pl.col("outcome").is_in(_FAILED),
@@ -206,10 +248,10 @@ def _rule_mask(
             .with_columns(run=(~pl.col("failed")).cast(pl.Int64).cum_sum().over("case_id"))
             .with_columns(streak=pl.col("failed").cast(pl.Int64).cum_sum().over(["case_id", "run"]))
         )
-        streak = once("streak", lambda: _last_before(p, own, ["case_id"], "streak"))  # type: ignore[operator]
+        streak = once("streak", lambda: _last_before(p, own, ["case_id"], "streak"))
         return p["third_party"] & (streak.fill_null(0) < needed)
     if t == "third_party_no_disclosure":
-        tells = once("disclosure", lambda: _texts(p, debt_disclosure))  # type: ignore[operator]
+        tells = once("disclosure", lambda: _texts(p, debt_disclosure))
         return p["third_party"] & p["channel"].is_in(_WRITTEN) & tells
     if t == "third_party_refused":
         return (p["party"] == "related") & p["related_person_id"].is_not_null() & p["refused"]
@@ -218,28 +260,28 @@ def _rule_mask(
     if t == "visit_route":
         return (p["channel"] == "visit") & ~p["route_approved"].fill_null(False)
     if t == "prohibited_language":
-        return once("language", lambda: _texts(p, prohibited_language))  # type: ignore[operator]
+        return once("language", lambda: _texts(p, prohibited_language))
     if t in ("cease", "deceased"):
         outcome = Outcome.CEASE.value if t == "cease" else Outcome.DECEASED.value
-        ever = h.filter(pl.col("outcome") == outcome)
-        n = once(t, lambda: _count_before(p, ever, ["case_id"]))  # type: ignore[operator]
+        ever = full.filter(pl.col("outcome") == outcome)
+        n = once(t, lambda: _count_before(p, ever, ["case_id"]))
         held = n > 0
         return held & (p["purpose"] != "notice") if t == "cease" else held
     if t == "calls_in_days":
         days = dt.timedelta(days=int(rule.param("days")))
-        upto = once("calls_before", lambda: _count_before(p, calls, ["case_id"]))  # type: ignore[operator]
-        old = once(  # type: ignore[operator]
+        upto = once("calls_before", lambda: _count_before(p, calls, ["case_id"]))
+        old = once(
             f"calls_before_{days.days}", lambda: _count_before(p, calls, ["case_id"], shift=days)
         )
         return call & ((upto - old) >= rule.param("max"))
     if t == "call_after_conversation":
         days = dt.timedelta(days=int(rule.param("days")))
         talks = calls.filter((pl.col("party") == "debtor") & pl.col("outcome").is_in(_CONVERSATION))
-        last = once("last_talk", lambda: _last_before(p, talks, ["case_id"], "at"))  # type: ignore[operator]
+        last = once("last_talk", lambda: _last_before(p, talks, ["case_id"], "at"))
         return call & last.is_not_null() & ((p["at"] - last) < days)
     if t == "location_once":
-        seen = h.filter(pl.col("related_person_id").is_not_null())
-        n = once(  # type: ignore[operator]
+        seen = full.filter(pl.col("related_person_id").is_not_null())
+        n = once(
             "seen_person",
             lambda: _count_before(
                 p.with_columns(pl.col("related_person_id").fill_null(-1)),

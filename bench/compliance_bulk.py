@@ -10,7 +10,8 @@ ten of those in Massachusetts), a history of H attempts (default 10,000,000) ove
 days before the planned day — calls and SMS, two thirds unanswered, the rest answered
 with realistic outcomes, one in eight to a related person — and N planned contacts
 (default 1,000,000) on the next day from 06:00 to 23:00 local time: calls, SMS (one of
-six templates, one of them a threat) and a few visits; one in ten to a related person.
+six templates, one of them a threat) and a few visits; one in ten to a related person,
+one in 200 on a case under a hold.
 
 It then times ``check_bulk(planned, history)`` (``seconds``), after one warm-up call on a
 small slice. The last line is one JSON object:
@@ -137,6 +138,7 @@ def generate(n_planned: int, n_history: int, n_cases: int):  # type: ignore[no-u
             invalid=_unit(28) < 0.03,
             refused=_unit(29) < 0.05,
             visitors=(1 + _rand(30) % 2).cast(pl.Int64),
+            held=_unit(31) < 0.005,
         )
         .join(cases, on="case_id", how="left")
     )
@@ -175,6 +177,7 @@ def generate(n_planned: int, n_history: int, n_cases: int):  # type: ignore[no-u
         .alias("text"),
         pl.when(pl.col("channel") == "visit").then(pl.col("visitors")).alias("visitors"),
         (pl.col("channel") == "visit").alias("route_approved"),
+        pl.col("held"),
     ).cast(PLANNED_SCHEMA)  # type: ignore[arg-type]
     return planned, history
 

@@ -11,6 +11,7 @@ import pytest
 from cuishou.cases.models import ContactAttempt
 from cuishou.compliance.bulk import check_bulk, history_frame, planned_frame
 from cuishou.compliance.check import contact_check
+from cuishou.compliance.models import ContactHold
 from tests.factories import (
     AddressFactory,
     CaseFactory,
@@ -55,6 +56,15 @@ def _file(rng: random.Random, pack: str):  # type: ignore[no-untyped-def]
         client=ClientFactory(policy_pack=pack),
         status=rng.choice(["open"] * 8 + ["paused", "closed"]),
     )
+    if rng.random() < 0.2:
+        start = dt.date(2026, 7, 1) + dt.timedelta(days=rng.randrange(0, 12))
+        ContactHold.objects.create(
+            case=case,
+            kind="litigation",
+            reason="诉讼中",
+            starts_on=start,
+            ends_on=rng.choice([None, start + dt.timedelta(days=rng.randrange(0, 5))]),
+        )
     if pack == "US":
         address = rng.choice(ADDRESSES)
         if address:

@@ -318,3 +318,20 @@ def test_the_case_history_is_what_was_logged_so_a_real_attempt_counts() -> None:
     for minute in range(6):
         w.log(at(f"2026-11-16T09:0{minute}:00"), "busy")
     assert w.check(at("2026-11-16T09:30:00")) == ["cn.unanswered_per_number_per_day"]
+
+
+def test_a_hold_stops_every_contact_while_it_is_in_force() -> None:
+    from cuishou.compliance.models import ContactHold
+
+    w = world()
+    ContactHold.objects.create(
+        case=w.case,
+        kind="bankruptcy",
+        reason="破产受理",
+        starts_on=dt.date(2026, 11, 10),
+        ends_on=dt.date(2026, 11, 20),
+    )
+    assert w.check(at("2026-11-09T10:00:00")) == []
+    assert w.check(at("2026-11-10T10:00:00")) == ["house.hold"]
+    assert w.check(at("2026-11-20T21:00:00"), channel="letter") == ["house.hold"]
+    assert w.check(at("2026-11-21T10:00:00")) == []

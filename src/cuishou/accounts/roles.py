@@ -75,6 +75,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "portfolio.add_client",
         "portfolio.change_client",
         "audit.view_auditevent",
+        "compliance.add_contacthold",
+        "compliance.change_contacthold",
+        "compliance.view_contacthold",
     ],
     # Lawyer's letters, litigation, enforcement: moves cases into the legal stage.
     Role.LEGAL_OFFICER: [
@@ -84,6 +87,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.reveal_pii",
         *_WORK_CASES,
         "cases.change_dispute",
+        "compliance.add_contacthold",
+        "compliance.change_contacthold",
+        "compliance.view_contacthold",
     ],
     # Policy packs, template approval, audit review.
     Role.COMPLIANCE_OFFICER: [
@@ -95,6 +101,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.view_dispute",
         "audit.view_auditevent",
         "portfolio.view_importrun",
+        "compliance.add_contacthold",
+        "compliance.change_contacthold",
+        "compliance.view_contacthold",
     ],
     # Payments, reconciliation, settlements (by contract number; identities stay masked).
     Role.FINANCE: [*_VIEW_PORTFOLIO, "cases.view_all_cases"],

@@ -9,7 +9,8 @@ frames:
 ``tz`` (the debtor's zone), ``state`` (US state or ""), ``case_status``, ``channel``,
 ``party``, ``contact_point_id`` (or null), ``point_status`` (or null),
 ``related_person_id`` (or null), ``third_party`` and ``refused`` (bools), ``at`` (UTC),
-``purpose``, ``text``, ``visitors`` (or null), ``route_approved`` (or null).
+``purpose``, ``text``, ``visitors`` (or null), ``route_approved`` (or null), ``held`` (a
+hold is in force on the contact's local day).
 
 ``history`` — one row per logged attempt: ``case_id``, ``at`` (UTC), ``channel``,
 ``party``, ``outcome``, ``contact_point_id``, ``related_person_id``, ``own_point``
@@ -23,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -138,6 +140,7 @@ def check_bulk(planned: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
     paused = p["case_status"] == "paused"
     dispute_ok = (p["purpose"] == "dispute") & p["party"].is_in(["debtor", "nobody"])
     masks.append(("house.dispute_pause", paused & ~dispute_ok))
+    masks.append(("house.hold", p["held"].fill_null(False)))
     masks.append(
         (
             "house.contact_point",
@@ -306,7 +309,7 @@ def planned_frame(contacts: Iterable[dict[str, object]]) -> pl.DataFrame:
     """The ``planned`` frame of contacts given as ``contact_check`` keyword arguments
     (``case``, ``channel``, ``party``, ``at``, ``contact_point``, ``related_person``,
     ``purpose``, ``text``, ``visitors``, ``route_approved``) plus an ``id``."""
-    from cuishou.compliance.check import _zone_ok, debtor_place
+    from cuishou.compliance.check import _zone_ok, debtor_place, hold_on
 
     rows = []
     places: dict[int, tuple[str, str]] = {}
@@ -340,6 +343,7 @@ def planned_frame(contacts: Iterable[dict[str, object]]) -> pl.DataFrame:
                 "text": c.get("text", "") or "",
                 "visitors": c.get("visitors"),
                 "route_approved": c.get("route_approved"),
+                "held": bool(hold_on(case, c["at"].astimezone(ZoneInfo(zone)).date())),  # type: ignore[attr-defined]
             }
         )
     return pl.DataFrame(rows, schema=PLANNED_SCHEMA)
@@ -389,6 +393,7 @@ PLANNED_SCHEMA: dict[str, Any] = {
     "text": pl.String,
     "visitors": pl.Int64,
     "route_approved": pl.Boolean,
+    "held": pl.Boolean,
 }
 HISTORY_SCHEMA: dict[str, Any] = {
     "case_id": pl.Int64,

@@ -10,8 +10,8 @@ What it checks:
 - the client's **policy pack** (``cuishou.compliance.packs``: CN by default, US), rule by
   rule, each of a type below, in the debtor's local time (``debtor_timezone``);
 - the **house rules** every pack shares: no contact on a closed case; while a dispute is
-  open only the debtor, about the dispute; no contact point marked invalid or
-  do-not-contact; a related person who refused is never contacted again.
+  open only the debtor, about the dispute; none while a hold (bankruptcy, litigation) is
+  in force; no contact point marked invalid or do-not-contact.
 
 The history a rule counts (answered calls today, unanswered attempts on a number,
 attempts in the last 7 days) is the case's logged contact attempts before ``at``.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,6 +127,7 @@ class Attempt:
     route_approved: bool | None = None
     history: tuple[Past, ...] = ()
     timezone: str = "Asia/Shanghai"
+    hold: str = ""  # the kind of a hold in force on the day, translated, or ""
 
     @property
     def local(self) -> dt.datetime:
@@ -420,6 +421,15 @@ def _house(a: Attempt) -> list[RuleHit]:
                 ),
             )
         )
+    if a.hold:
+        hits.append(
+            RuleHit(
+                "house.hold",
+                "house",
+                _("The case is on hold (%(kind)s): nobody contacts the debtor about it.")
+                % {"kind": a.hold},
+            )
+        )
     point = a.contact_point
     if point is not None and point.status in ("invalid", "do_not_contact"):
         hits.append(
@@ -559,6 +569,23 @@ def _third_party_history(
     return tuple(Past(*row) for row in [*own.values_list(*_FIELDS), *theirs.values_list(*_FIELDS)])
 
 
+def hold_on(case: Any, day: dt.date) -> str:
+    """The (translated) kind of a hold in force on the case on ``day``, or ""."""
+    if case is None or case.pk is None:
+        return ""
+    from django.db.models import Q
+
+    from cuishou.compliance.models import ContactHold
+
+    hold = (
+        ContactHold.objects.filter(case_id=case.pk, starts_on__lte=day)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=day))
+        .order_by("starts_on", "pk")
+        .first()
+    )
+    return str(hold.get_kind_display()) if hold is not None else ""
+
+
 def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
     """The debtor's own contact points, read only when a third party is to be contacted
     (the rule that counts failed attempts on the debtor's numbers needs them)."""
@@ -620,6 +647,7 @@ def contact_check(
         history=_history(case, at, party, related_person) if history is None else history,
         timezone=zone if _zone_ok(zone) else pack.timezone,
     )
+    attempt = replace(attempt, hold=hold_on(case, attempt.local.date()))
     hits = _house(attempt)
     for rule in pack.rules_for(state):
         if channel not in rule.channels:

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from cuishou.audit.services import audit_record
+from cuishou.compliance.models import ContactHold
+
+
+@admin.register(ContactHold)
+class ContactHoldAdmin(admin.ModelAdmin):
+    list_display = ("case", "kind", "starts_on", "ends_on", "reason", "created_by")
+    list_filter = ("kind",)
+    raw_id_fields = ("case",)
+    readonly_fields = ("created_by", "created_at")
+
+    def save_model(self, request: HttpRequest, obj: ContactHold, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="hold.change" if change else "hold.place",
+            target=obj,
+            case_id=obj.case_id,
+            summary=f"{obj.kind}: {obj.reason}",
+            after={"kind": obj.kind, "starts_on": obj.starts_on, "ends_on": obj.ends_on},
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a hold is lifted by giving it an end date, never deleted

@@ -145,6 +145,7 @@ def generate(n_planned: int, n_history: int, n_cases: int):  # type: ignore[no-u
     planned = p.select(
         pl.col("n").cast(pl.String).alias("id"),
         pl.col("case_id"),
+        (pl.col("case_id") % 3).alias("client_id"),
         pl.col("pack"),
         pl.col("tz"),
         pl.col("state"),

@@ -10,8 +10,8 @@ import pytest
 
 from cuishou.cases.models import ContactAttempt
 from cuishou.compliance.bulk import check_bulk, history_frame, planned_frame
-from cuishou.compliance.check import contact_check
-from cuishou.compliance.models import ContactHold
+from cuishou.compliance.check import client_overrides, contact_check
+from cuishou.compliance.models import ClientRule, ContactHold
 from tests.factories import (
     AddressFactory,
     CaseFactory,
@@ -110,6 +110,21 @@ def test_bulk_equals_single(seed: int) -> None:
     rng = random.Random(seed)
     start = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
     files = [_file(rng, rng.choice(["CN", "US"])) for _ in range(6)]
+    # Some clients set stricter rules.
+    for case, _, _ in files[:3]:
+        if case.client.policy_pack == "CN":
+            ClientRule.objects.create(
+                client=case.client,
+                rule_id="cn.quiet_hours",
+                params={"from": "20:00", "until": "09:00"},
+            )
+            ClientRule.objects.create(
+                client=case.client, rule_id="cn.answered_calls_per_day", params={"max": 1}
+            )
+        else:
+            ClientRule.objects.create(
+                client=case.client, rule_id="us.call_frequency", params={"max": 3, "days": 10}
+            )
     for case, own, people in files:
         for _ in range(rng.randrange(0, 25)):
             party, point, person = _target(rng, own, people)
@@ -145,7 +160,11 @@ def test_bulk_equals_single(seed: int) -> None:
                 "route_approved": rng.choice([None, True]),
             }
         )
-    result = check_bulk(planned_frame(planned), history_frame({c.pk for c, _, _ in files}))
+    overrides = client_overrides({c.client_id for c, _, _ in files})
+    assert overrides
+    result = check_bulk(
+        planned_frame(planned), history_frame({c.pk for c, _, _ in files}), overrides
+    )
     bulk = dict(zip(result["id"].to_list(), result["rules"].to_list(), strict=True))
     blocked = 0
     for contact in planned:

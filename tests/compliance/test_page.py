@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cuishou.cases.contacts import contact_attempt_log
 from cuishou.compliance.check import ContactBlocked
+from cuishou.compliance.models import ClientRule
 from tests.factories import CaseFactory, ContactPointFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,9 @@ def test_refusals_are_counted_by_rule_team_and_collector(client) -> None:  # typ
                 notes=notes,
                 attempted_at=timezone.now() - dt.timedelta(minutes=5),
             )
+    ClientRule.objects.create(
+        client=case.client, rule_id="cn.quiet_hours", params={"from": "21:00"}, note="客户要求"
+    )
     compliance = UserFactory(username="he", role="compliance_officer")
     client.force_login(compliance)
     page = client.get("/compliance/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -40,6 +44,8 @@ def test_refusals_are_counted_by_rule_team_and_collector(client) -> None:  # typ
     assert f"#{case.pk}" in page
     # The rule sets with their sources, CN and US.
     assert 'data-pack="CN"' in page and 'data-pack="US"' in page
+    assert 'data-table="client-rules"' in page and "from = 22:00" in page
+    assert "from = 21:00" in page and "客户要求" in page
     assert "12 CFR 1006.14(b)(2)(i)(A)" in page and "940 CMR 7.04(1)(f)" in page
     zh = client.get("/compliance/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "被拒绝的联系" in zh

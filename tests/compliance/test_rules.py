@@ -335,3 +335,28 @@ def test_a_hold_stops_every_contact_while_it_is_in_force() -> None:
     assert w.check(at("2026-11-10T10:00:00")) == ["house.hold"]
     assert w.check(at("2026-11-20T21:00:00"), channel="letter") == ["house.hold"]
     assert w.check(at("2026-11-21T10:00:00")) == []
+
+
+def test_a_client_may_make_a_rule_stricter_never_looser() -> None:
+    from django.core.exceptions import ValidationError
+
+    from cuishou.compliance.models import ClientRule
+
+    w = world()
+    client = w.case.client
+    looser = ClientRule(client=client, rule_id="cn.answered_calls_per_day", params={"max": 5})
+    with pytest.raises(ValidationError) as err:
+        looser.full_clean()
+    assert "max: 5 is not stricter than the pack's 3" in str(err.value.message_dict["params"])
+    for bad in ({"from": "23:00"}, {"until": "07:00"}, {"loud": 1}):
+        with pytest.raises(ValidationError):
+            ClientRule(client=client, rule_id="cn.quiet_hours", params=bad).full_clean()
+    with pytest.raises(ValidationError) as err:
+        ClientRule(client=client, rule_id="us.call_frequency", params={"max": 1}).full_clean()
+    assert "rule_id" in err.value.message_dict  # not a rule of the CN pack
+    stricter = ClientRule(client=client, rule_id="cn.quiet_hours", params={"from": "21:00"})
+    stricter.full_clean()
+    stricter.save()
+    # 21:30 is allowed by the pack, not by this client; another client is not affected.
+    assert w.check(at("2026-11-16T21:30:00")) == ["cn.quiet_hours"]
+    assert world().check(at("2026-11-16T21:30:00")) == []

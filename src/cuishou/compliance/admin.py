@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from cuishou.audit.services import audit_record
-from cuishou.compliance.models import ContactHold
+from cuishou.compliance.models import ClientRule, ContactHold
 
 
 @admin.register(ContactHold)
@@ -31,3 +31,32 @@ class ContactHoldAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a hold is lifted by giving it an end date, never deleted
+
+
+@admin.register(ClientRule)
+class ClientRuleAdmin(admin.ModelAdmin):
+    """A client's stricter settings of its pack's rules (``ClientRule.clean`` refuses a
+    looser one, naming the parameter). Every change is audited."""
+
+    list_display = ("client", "rule_id", "params", "note")
+    list_filter = ("client",)
+
+    def save_model(self, request: HttpRequest, obj: ClientRule, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="compliance.client_rule",
+            target=obj,
+            summary=f"{obj.client} {obj.rule_id}: {obj.note}",
+            after={"client_id": obj.client_id, "rule_id": obj.rule_id, "params": obj.params},
+        )
+
+    def delete_model(self, request: HttpRequest, obj: ClientRule) -> None:
+        audit_record(
+            actor=request.user,
+            action="compliance.client_rule_removed",
+            target=obj,
+            summary=f"{obj.client} {obj.rule_id}",
+            before={"client_id": obj.client_id, "rule_id": obj.rule_id, "params": obj.params},
+        )
+        super().delete_model(request, obj)

@@ -5,7 +5,8 @@ It decides exactly what ``contact_check`` decides for each contact (the same rul
 the same packs, in the same order; tests/compliance holds the two together), from two
 frames:
 
-``planned`` — one row per planned contact: ``id`` (str), ``case_id``, ``pack`` (CN, US),
+``planned`` — one row per planned contact: ``id`` (str), ``case_id``, ``client_id``,
+``pack`` (CN, US),
 ``tz`` (the debtor's zone), ``state`` (US state or ""), ``case_status``, ``channel``,
 ``party``, ``contact_point_id`` (or null), ``point_status`` (or null),
 ``related_person_id`` (or null), ``third_party`` and ``refused`` (bools), ``at`` (UTC),
@@ -31,7 +32,7 @@ import polars as pl
 from cuishou.cases.choices import UNANSWERED_OUTCOMES, Outcome
 from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT
 from cuishou.compliance.language import debt_disclosure, prohibited_language
-from cuishou.compliance.packs import Pack, Rule, pack_get
+from cuishou.compliance.packs import Pack, Rule, pack_get, rules_with
 
 _UNANSWERED = [o.value for o in UNANSWERED_OUTCOMES]
 _FAILED = [*_UNANSWERED, Outcome.WRONG_NUMBER.value]
@@ -118,8 +119,13 @@ def _texts(planned: pl.DataFrame, finder: object, column: str = "text") -> pl.Se
     return planned[column].replace_strict(hits, return_dtype=pl.Boolean)
 
 
-def check_bulk(planned: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
-    """Decide every planned contact: ``id``, ``allowed``, ``rules`` (list of rule ids)."""
+def check_bulk(
+    planned: pl.DataFrame,
+    history: pl.DataFrame,
+    overrides: dict[int, dict[str, dict[str, Any]]] | None = None,
+) -> pl.DataFrame:
+    """Decide every planned contact: ``id``, ``allowed``, ``rules`` (list of rule ids).
+    ``overrides``: the clients' stricter rules (``check.client_overrides``)."""
     p = planned.with_row_index("_row").with_columns(
         pl.col("text").fill_null(""), pl.col("purpose").fill_null("collect")
     )
@@ -148,34 +154,22 @@ def check_bulk(planned: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
         )
     )
 
-    # Each pack's rules on its own rows and their cases' history only.
+    # Each pack's rules on its own rows and their cases' history only; a client with
+    # stricter settings (``overrides``: client → rule id → parameters) is a group of its own.
+    overrides = overrides or {}
     for code in p["pack"].unique().sort().to_list():
         pack: Pack = pack_get(code)
-        pp = p.filter(pl.col("pack") == code).drop("_row").with_row_index("_row")
-        rows = p.filter(pl.col("pack") == code)["_row"]
-        its = pp.select("case_id").unique()
-        hp = h.join(its, on="case_id", how="semi")
-        fullp = full.join(its, on="case_id", how="semi")
-        callsp = hp.filter(pl.col("channel") == "call")
-        cache: dict[str, pl.Series] = {}
-
-        def once(key: str, make: Any, cache: dict[str, pl.Series] = cache) -> pl.Series:
-            if key not in cache:
-                cache[key] = make()
-            return cache[key]
-
-        rules: list[tuple[Rule, pl.Series]] = [
-            (r, pl.repeat(True, pp.height, eager=True)) for r in pack.rules
-        ]
-        for state, overlay in pack.overlays.items():
-            rules += [(r, pp["state"] == state) for r in overlay]
-        for rule, scope in rules:
-            applies = scope & pp["channel"].is_in(sorted(rule.channels))
-            blocked = _rule_mask(rule, pp, hp, callsp, once, full=fullp, first=first)
-            mask = pl.repeat(False, p.height, eager=True).scatter(
-                rows, applies & blocked.fill_null(False)
-            )
-            masks.append((rule.id, mask))
+        in_pack = pl.col("pack") == code
+        special = [c for c in p.filter(in_pack)["client_id"].unique().to_list() if c in overrides]
+        groups: list[tuple[pl.Expr, dict[str, dict[str, Any]]]] = [
+            (in_pack & ~pl.col("client_id").is_in(special).fill_null(False), {})
+        ] + [(in_pack & (pl.col("client_id") == c), overrides[c]) for c in special]
+        by_rule: dict[str, pl.Series] = {}
+        for where, stricter in groups:
+            for rule_id, mask in _pack_masks(pack, stricter, p, where, h, full, first):
+                by_rule[rule_id] = by_rule[rule_id] | mask if rule_id in by_rule else mask
+        order = [r.id for r in pack.rules] + [r.id for rs in pack.overlays.values() for r in rs]
+        masks += [(rule_id, by_rule[rule_id]) for rule_id in order if rule_id in by_rule]
 
     # Each row's rules as a bit set, then each distinct set (there are few) as its list.
     names = [name for name, _ in masks]
@@ -191,6 +185,48 @@ def check_bulk(planned: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
     }
     rules_col = code.replace_strict(lists, return_dtype=pl.List(pl.String))
     return pl.DataFrame({"id": p["id"], "allowed": code == 0, "rules": rules_col})
+
+
+def _pack_masks(
+    pack: Pack,
+    stricter: dict[str, dict[str, Any]],
+    p: pl.DataFrame,
+    where: pl.Expr,
+    h: pl.DataFrame,
+    full: pl.DataFrame,
+    first: Any,
+) -> list[tuple[str, pl.Series]]:
+    """Full-length masks of the pack's rules (with a client's stricter parameters) on the
+    rows ``where`` selects."""
+    pp = p.filter(where).drop("_row").with_row_index("_row")
+    rows = p.filter(where)["_row"]
+    if pp.height == 0:
+        return []
+    its = pp.select("case_id").unique()
+    hp = h.join(its, on="case_id", how="semi")
+    fullp = full.join(its, on="case_id", how="semi")
+    callsp = hp.filter(pl.col("channel") == "call")
+    cache: dict[str, pl.Series] = {}
+
+    def once(key: str, make: Any) -> pl.Series:
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
+    rules: list[tuple[Rule, pl.Series]] = [
+        (r, pl.repeat(True, pp.height, eager=True)) for r in rules_with(pack.rules, stricter)
+    ]
+    for state, overlay in pack.overlays.items():
+        rules += [(r, pp["state"] == state) for r in rules_with(overlay, stricter)]
+    out = []
+    for rule, scope in rules:
+        applies = scope & pp["channel"].is_in(sorted(rule.channels))
+        blocked = _rule_mask(rule, pp, hp, callsp, once, full=fullp, first=first)
+        mask = pl.repeat(False, p.height, eager=True).scatter(
+            rows, applies & blocked.fill_null(False)
+        )
+        out.append((rule.id, mask))
+    return out
 
 
 def _rule_mask(
@@ -327,6 +363,7 @@ def planned_frame(contacts: Iterable[dict[str, object]]) -> pl.DataFrame:
             {
                 "id": str(c["id"]),
                 "case_id": case.pk,  # type: ignore[attr-defined]
+                "client_id": case.client_id,  # type: ignore[attr-defined]
                 "pack": pack.code,
                 "tz": zone,
                 "state": state,
@@ -377,6 +414,7 @@ _AT = pl.Datetime("us", "UTC")
 PLANNED_SCHEMA: dict[str, Any] = {
     "id": pl.String,
     "case_id": pl.Int64,
+    "client_id": pl.Int64,
     "pack": pl.String,
     "tz": pl.String,
     "state": pl.String,

@@ -569,6 +569,18 @@ def _third_party_history(
     return tuple(Past(*row) for row in [*own.values_list(*_FIELDS), *theirs.values_list(*_FIELDS)])
 
 
+def client_overrides(client_ids: Iterable[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    """client → rule id → the stricter parameters the client set (``ClientRule``)."""
+    from cuishou.compliance.models import ClientRule
+
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for client_id, rule_id, params in ClientRule.objects.filter(
+        client_id__in=list(client_ids)
+    ).values_list("client_id", "rule_id", "params"):
+        out.setdefault(client_id, {})[rule_id] = dict(params or {})
+    return out
+
+
 def hold_on(case: Any, day: dt.date) -> str:
     """The (translated) kind of a hold in force on the case on ``day``, or ""."""
     if case is None or case.pk is None:
@@ -623,7 +635,7 @@ def contact_check(
 ) -> Decision:
     """Allowed or blocked, with the rules that decided. Writes nothing: the caller logs
     the attempt (allowed) or the refusal (``ContactBlocked``)."""
-    from cuishou.compliance.packs import pack_get
+    from cuishou.compliance.packs import pack_get, rules_with
 
     if at.tzinfo is None:
         raise ValueError("contact_check needs an aware time")
@@ -649,7 +661,8 @@ def contact_check(
     )
     attempt = replace(attempt, hold=hold_on(case, attempt.local.date()))
     hits = _house(attempt)
-    for rule in pack.rules_for(state):
+    stricter = client_overrides([case.client_id]).get(case.client_id, {}) if case else {}
+    for rule in rules_with(pack.rules_for(state), stricter):
         if channel not in rule.channels:
             continue
         message = CHECKS[rule.type](rule, attempt)

@@ -49,3 +49,52 @@ class ContactHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.starts_on}"
+
+
+class ClientRule(models.Model):
+    """A client's stricter setting of one rule of its policy pack: the parameters it sets
+    (e.g. ``{"from": "21:00"}`` for the quiet hours). Never looser than the pack:
+    ``clean`` refuses that, naming the parameter."""
+
+    client = models.ForeignKey(
+        "portfolio.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="compliance_rules",
+    )
+    rule_id = models.CharField(_("rule"), max_length=64)
+    params = models.JSONField(_("parameters"), default=dict)
+    note = models.CharField(_("why"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("stricter client rule")
+        verbose_name_plural = _("stricter client rules")
+        ordering = ["client", "rule_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "rule_id"], name="client_rule_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.rule_id}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from cuishou.compliance.packs import pack_get, stricter_errors
+
+        if self.client_id is None:
+            return
+        pack = pack_get(self.client.policy_pack)
+        rules = {
+            r.id: r for r in pack.rules + tuple(r for rs in pack.overlays.values() for r in rs)
+        }
+        rule = rules.get(self.rule_id)
+        if rule is None:
+            raise ValidationError(
+                {
+                    "rule_id": _("The %(pack)s pack has no rule %(rule)s.")
+                    % {"pack": pack.code, "rule": self.rule_id}
+                }
+            )
+        if problems := stricter_errors(rule, self.params):
+            raise ValidationError({"params": problems})

@@ -10,7 +10,7 @@ besides it, so the stricter of the two decides.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -113,3 +113,76 @@ def pack_get(code: str) -> Pack:
     if not path.is_file():
         raise PackError(f"no policy pack {code!r}")
     return pack_read(path, frozenset(CHECKS))
+
+
+# Which way is stricter for each parameter a client may set, per rule type.
+STRICTER: dict[str, dict[str, str]] = {
+    "quiet_hours": {"from": "earlier", "until": "later"},
+    "answered_calls_per_day": {"max": "lower"},
+    "unanswered_per_number_per_day": {"max": "lower"},
+    "third_party_unreachable": {"failed_attempts": "higher"},
+    "visit_visitors": {"min": "higher"},
+    "calls_in_days": {"max": "lower", "days": "higher"},
+    "call_after_conversation": {"days": "higher"},
+}
+MAX_FAILED_ATTEMPTS = 10  # the engine looks back on the debtor's last 10 own attempts
+
+
+def _hhmm(value: Any) -> int | None:
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return None
+    hours, minutes = value[:2], value[3:]
+    if not (hours.isdigit() and minutes.isdigit()) or int(hours) > 23 or int(minutes) > 59:
+        return None
+    return int(hours) * 60 + int(minutes)
+
+
+def stricter_errors(rule: Rule, params: Any) -> list[str]:
+    """Why ``params`` would not make ``rule`` stricter (empty: they do), in words."""
+    from django.utils.translation import gettext as _
+
+    if not isinstance(params, dict) or not params:
+        return [_('Set at least one parameter, as an object such as {"max": 2}.')]
+    allowed = STRICTER.get(rule.type, {})
+    errors = []
+    for name, value in params.items():
+        way = allowed.get(name)
+        if way is None:
+            errors.append(
+                _("%(name)s: this rule has no parameter a client may set by that name (%(names)s).")
+                % {"name": name, "names": ", ".join(allowed) or "—"}
+            )
+            continue
+        base = rule.params[name]
+        if way in ("earlier", "later"):
+            v, b = _hhmm(value), _hhmm(base)
+            noon = 12 * 60
+            ok = (
+                v is not None
+                and b is not None
+                and (noon <= v <= b if way == "earlier" else b <= v <= noon)
+            )
+        else:
+            ok = (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and (0 <= value <= base if way == "lower" else base <= value)
+            )
+            if ok and name == "failed_attempts":
+                ok = value <= MAX_FAILED_ATTEMPTS
+        if not ok:
+            errors.append(
+                _("%(name)s: %(value)s is not stricter than the pack's %(base)s.")
+                % {"name": name, "value": value, "base": base}
+            )
+    return errors
+
+
+def rules_with(rules: tuple[Rule, ...], overrides: dict[str, dict[str, Any]]) -> tuple[Rule, ...]:
+    """``rules`` with a client's stricter parameters applied (rule id → parameters)."""
+    if not overrides:
+        return rules
+    return tuple(
+        replace(r, params={**r.params, **overrides[r.id]}) if r.id in overrides else r
+        for r in rules
+    )

@@ -86,3 +86,30 @@ def refusals_summary(*, days: int = 30, now: dt.datetime | None = None) -> Refus
 
 def packs_shown() -> list[Pack]:
     return [pack_get(code) for code in PACK_CODES]
+
+
+def client_rules_shown() -> list[dict[str, Any]]:
+    """Each client's stricter rules beside the pack's values."""
+    from cuishou.compliance.models import ClientRule
+
+    rows = []
+    for cr in ClientRule.objects.select_related("client").order_by("client__code", "rule_id"):
+        pack = pack_get(cr.client.policy_pack)
+        rule = next(
+            (
+                r
+                for r in pack.rules + tuple(x for rs in pack.overlays.values() for x in rs)
+                if r.id == cr.rule_id
+            ),
+            None,
+        )
+        rows.append(
+            {
+                "client": cr.client,
+                "rule_id": cr.rule_id,
+                "pack": {k: rule.params.get(k) for k in cr.params} if rule else {},
+                "client_params": cr.params,
+                "note": cr.note,
+            }
+        )
+    return rows

@@ -51,7 +51,7 @@ from cuishou.cases.selectors import (
 )
 from cuishou.cases.services import case_reveal_pii
 from cuishou.compliance.check import ContactBlocked
-from cuishou.compliance.selectors import packs_shown, refusals_summary
+from cuishou.compliance.selectors import client_rules_shown, packs_shown, refusals_summary
 from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
 from cuishou.core.timeutil import today_shanghai
 from cuishou.portfolio.choices import ContactStatus
@@ -589,5 +589,10 @@ def compliance(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/compliance.html",
-        {"refusals": refusals_summary(days=days), "days": days, "packs": packs_shown()},
+        {
+            "refusals": refusals_summary(days=days),
+            "days": days,
+            "packs": packs_shown(),
+            "client_rules": client_rules_shown(),
+        },
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -190,4 +189,9 @@ def test_the_local_day_is_the_debtors() -> None:
     }
     result = check_bulk(planned_frame([contact]), history_frame([case.pk]))
     assert result["rules"].to_list() == [["cn.quiet_hours"]]
-    assert at.astimezone(ZoneInfo("Asia/Shanghai")).hour == 7
+    # 23:30 UTC the day before is 07:30 on 1 July in Shanghai: the same quiet hours.
+    result = check_bulk(
+        planned_frame([{**contact, "at": dt.datetime(2026, 7, 1, 0, 30, tzinfo=dt.UTC)}]),
+        history_frame([case.pk]),
+    )
+    assert result["rules"].to_list() == [[]]  # 08:30 in Shanghai

@@ -23,7 +23,7 @@ The result has ``id``, ``allowed`` and ``rules`` (the rule ids, as ``Decision.ru
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,7 @@ import polars as pl
 from cuishou.cases.choices import UNANSWERED_OUTCOMES, Outcome
 from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT
 from cuishou.compliance.language import debt_disclosure, prohibited_language
-from cuishou.compliance.packs import Pack, Rule, pack_get, rules_with
+from cuishou.compliance.packs import Pack, Rule, minutes_of, pack_get, rules_with
 
 _UNANSWERED = [o.value for o in UNANSWERED_OUTCOMES]
 _FAILED = [*_UNANSWERED, Outcome.WRONG_NUMBER.value]
@@ -112,10 +112,12 @@ def _last_before(
     return joined.sort("_row")["_v"]
 
 
-def _texts(planned: pl.DataFrame, finder: object, column: str = "text") -> pl.Series:
+def _texts(
+    planned: pl.DataFrame, finder: Callable[[str], list[Any]], column: str = "text"
+) -> pl.Series:
     """Per row: does the text have a hit (each distinct text matched once)."""
     distinct = planned.select(column).unique()
-    hits = {t: bool(finder(t)) for t in distinct[column].to_list()}  # type: ignore[operator]
+    hits = {t: bool(finder(t)) for t in distinct[column].to_list()}
     return planned[column].replace_strict(hits, return_dtype=pl.Boolean)
 
 
@@ -168,7 +170,7 @@ def check_bulk(
         for where, stricter in groups:
             for rule_id, mask in _pack_masks(pack, stricter, p, where, h, full, first):
                 by_rule[rule_id] = by_rule[rule_id] | mask if rule_id in by_rule else mask
-        order = [r.id for r in pack.rules] + [r.id for rs in pack.overlays.values() for r in rs]
+        order = [r.id for r in pack.all_rules]
         masks += [(rule_id, by_rule[rule_id]) for rule_id in order if rule_id in by_rule]
 
     # Each row's rules as a bit set, then each distinct set (there are few) as its list.
@@ -242,8 +244,9 @@ def _rule_mask(
     t = rule.type
     call = p["channel"] == "call"
     if t == "quiet_hours":
-        start = _minutes(rule.param("from"))
-        until = _minutes(rule.param("until"))
+        start = minutes_of(rule.param("from"))
+        until = minutes_of(rule.param("until"))
+        assert start is not None and until is not None  # pack_read checks them
         m = p["minute"]
         return (m >= start) | (m < until) if start > until else (m >= start) & (m < until)
     if t == "answered_calls_per_day":
@@ -329,58 +332,62 @@ def _rule_mask(
             ),
         )
         return p["third_party"] & (n > 0)
-    # dispute, opt_out, workplace, time_barred: decided by the house rules or not yet.
-    return pl.Series([False] * p.height)
-
-
-def _minutes(hhmm: str) -> int:
-    hours, minutes = hhmm.split(":")
-    return int(hours) * 60 + int(minutes)
+    raise ValueError(f"no bulk check of type {t!r}")
 
 
 # --- frames from the database ------------------------------------------------------------
 
 
-def planned_frame(contacts: Iterable[dict[str, object]]) -> pl.DataFrame:
+def planned_frame(contacts: Iterable[dict[str, Any]]) -> pl.DataFrame:
     """The ``planned`` frame of contacts given as ``contact_check`` keyword arguments
     (``case``, ``channel``, ``party``, ``at``, ``contact_point``, ``related_person``,
-    ``purpose``, ``text``, ``visitors``, ``route_approved``) plus an ``id``."""
-    from cuishou.compliance.check import _zone_ok, debtor_place, hold_on
+    ``purpose``, ``text``, ``visitors``, ``route_approved``) plus an ``id``. The cases'
+    addresses and holds are read once for all of them."""
+    from django.db.models import prefetch_related_objects
 
+    from cuishou.compliance.check import debtor_zone, hold_in_force, holds_of
+
+    contacts = list(contacts)
+    cases = {c["case"].pk: c["case"] for c in contacts}
+    prefetch_related_objects([case.debtor for case in cases.values()], "addresses")
+    holds = holds_of(cases)
+    places = {
+        pk: debtor_zone(case.debtor, pack_get(case.client.policy_pack))
+        for pk, case in cases.items()
+    }
     rows = []
-    places: dict[int, tuple[str, str]] = {}
     for c in contacts:
-        case = c["case"]
-        pack = pack_get(case.client.policy_pack)  # type: ignore[attr-defined]
-        if case.pk not in places:  # type: ignore[attr-defined]
-            zone, state = debtor_place(case.debtor, pack.timezone)  # type: ignore[attr-defined]
-            places[case.pk] = (zone if _zone_ok(zone) else pack.timezone, state)  # type: ignore[attr-defined]
-        zone, state = places[case.pk]  # type: ignore[attr-defined]
-        point = c.get("contact_point")
-        person = c.get("related_person")
-        party = c["party"]
+        case, point, person, party = (
+            c["case"],
+            c.get("contact_point"),
+            c.get("related_person"),
+            c["party"],
+        )
+        zone, state = places[case.pk]
         rows.append(
             {
                 "id": str(c["id"]),
-                "case_id": case.pk,  # type: ignore[attr-defined]
-                "client_id": case.client_id,  # type: ignore[attr-defined]
-                "pack": pack.code,
+                "case_id": case.pk,
+                "client_id": case.client_id,
+                "pack": case.client.policy_pack,
                 "tz": zone,
                 "state": state,
-                "case_status": case.status,  # type: ignore[attr-defined]
+                "case_status": case.status,
                 "channel": c["channel"],
                 "party": party,
-                "contact_point_id": point.pk if point is not None else None,  # type: ignore[attr-defined]
-                "point_status": point.status if point is not None else None,  # type: ignore[attr-defined]
-                "related_person_id": person.pk if person is not None else None,  # type: ignore[attr-defined]
-                "third_party": party == "related" and person is not None and person.is_third_party,  # type: ignore[attr-defined]
-                "refused": bool(person is not None and person.refused_contact),  # type: ignore[attr-defined]
+                "contact_point_id": point.pk if point is not None else None,
+                "point_status": point.status if point is not None else None,
+                "related_person_id": person.pk if person is not None else None,
+                "third_party": party == "related" and person is not None and person.is_third_party,
+                "refused": bool(person is not None and person.refused_contact),
                 "at": c["at"],
                 "purpose": c.get("purpose", "collect"),
                 "text": c.get("text", "") or "",
                 "visitors": c.get("visitors"),
                 "route_approved": c.get("route_approved"),
-                "held": bool(hold_on(case, c["at"].astimezone(ZoneInfo(zone)).date())),  # type: ignore[attr-defined]
+                "held": bool(
+                    hold_in_force(holds.get(case.pk, []), c["at"].astimezone(ZoneInfo(zone)).date())
+                ),
             }
         )
     return pl.DataFrame(rows, schema=PLANNED_SCHEMA)

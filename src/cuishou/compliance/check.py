@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -40,6 +41,7 @@ from cuishou.cases.choices import (
     Party,
 )
 from cuishou.compliance.language import LanguageHit, debt_disclosure, prohibited_language
+from cuishou.compliance.packs import minutes_of
 
 
 @dataclass(frozen=True)
@@ -148,11 +150,6 @@ class Attempt:
         return [p for p in self.history if since < p.at <= self.at]
 
 
-def _hm(value: str) -> dt.time:
-    hours, minutes = value.split(":")
-    return dt.time(int(hours), int(minutes))
-
-
 def _spans(text: str, hits: Iterable[LanguageHit]) -> str:
     return "; ".join(f"“{h.found_in(text)}” [{h.start}:{h.end}]" for h in hits)
 
@@ -174,8 +171,9 @@ _CATEGORY = {
 
 
 def _quiet_hours(rule: Any, a: Attempt) -> str | None:
-    start, until = _hm(rule.param("from")), _hm(rule.param("until"))
-    now = a.local.time()
+    start, until = minutes_of(rule.param("from")), minutes_of(rule.param("until"))
+    assert start is not None and until is not None  # pack_read checks them
+    now = a.local.hour * 60 + a.local.minute
     quiet = (now >= start or now < until) if start > until else (start <= now < until)
     if not quiet:
         return None
@@ -362,22 +360,6 @@ def _location_once(rule: Any, a: Attempt) -> str | None:
     return _("A third party is contacted once only, to learn where the debtor is.")
 
 
-def _dispute(rule: Any, a: Attempt) -> str | None:
-    return None  # the case pauses on a dispute: the house rule ``house.dispute_pause``
-
-
-def _opt_out(rule: Any, a: Attempt) -> str | None:
-    return None  # an opt-out marks the contact point do-not-contact: ``house.contact_point``
-
-
-def _workplace(rule: Any, a: Attempt) -> str | None:
-    return None  # needs the debtor's "employer forbids" answer (not recorded yet)
-
-
-def _time_barred(rule: Any, a: Attempt) -> str | None:
-    return None  # needs the limitation period per loan (not recorded yet)
-
-
 CHECKS: dict[str, Callable[[Any, Attempt], str | None]] = {
     "quiet_hours": _quiet_hours,
     "answered_calls_per_day": _answered_calls_per_day,
@@ -393,10 +375,6 @@ CHECKS: dict[str, Callable[[Any, Attempt], str | None]] = {
     "calls_in_days": _calls_in_days,
     "call_after_conversation": _call_after_conversation,
     "location_once": _location_once,
-    "dispute": _dispute,
-    "opt_out": _opt_out,
-    "workplace": _workplace,
-    "time_barred": _time_barred,
 }
 
 
@@ -520,6 +498,13 @@ def debtor_place(debtor: Any, pack_zone: str) -> tuple[str, str]:
     return pack_zone, ""
 
 
+def debtor_zone(debtor: Any, pack: Any) -> tuple[str, str]:
+    """(time zone, US state) the pack's rules read the debtor's local time in: from the
+    address, else (or when the zone is unknown here) the pack's."""
+    zone, state = debtor_place(debtor, pack.timezone)
+    return (zone if _zone_ok(zone) else pack.timezone), state
+
+
 @lru_cache(maxsize=16)
 def _zone_ok(name: str) -> bool:
     try:
@@ -538,8 +523,6 @@ def case_history(case: Any, before: dt.datetime, days: int = 8) -> tuple[Past, .
     cease or deceased outcome ever logged (they never expire)."""
     if case is None or case.pk is None:
         return ()
-    from django.db.models import Q
-
     rows = case.contact_attempts.filter(
         Q(attempted_at__gt=before - dt.timedelta(days=days), attempted_at__lt=before)
         | Q(outcome__in=[Outcome.CEASE, Outcome.DECEASED], attempted_at__lt=before)
@@ -559,8 +542,6 @@ def _third_party_history(
     """For a contact with a third party, whatever its age: the debtor's latest own
     attempts (is the debtor unreachable?) and every attempt with that person (contacted
     before?)."""
-    from django.db.models import Q
-
     earlier = case.contact_attempts.filter(attempted_at__lt=before)
     own = earlier.filter(Q(party=Party.DEBTOR) | Q(contact_point_id__in=own_points)).order_by(
         "-attempted_at", "-id"
@@ -581,21 +562,29 @@ def client_overrides(client_ids: Iterable[int]) -> dict[int, dict[str, dict[str,
     return out
 
 
+def holds_of(case_ids: Iterable[int]) -> dict[int, list[Any]]:
+    """case → its contact holds (``ContactHold``), earliest first, in one query."""
+    from cuishou.compliance.models import ContactHold
+
+    out: dict[int, list[Any]] = {}
+    for hold in ContactHold.objects.filter(case_id__in=list(case_ids)).order_by("starts_on", "pk"):
+        out.setdefault(hold.case_id, []).append(hold)
+    return out
+
+
+def hold_in_force(holds: Iterable[Any], day: dt.date) -> str:
+    """The (translated) kind of the first of ``holds`` in force on ``day``, or ""."""
+    for hold in holds:
+        if hold.starts_on <= day and (hold.ends_on is None or day <= hold.ends_on):
+            return str(hold.get_kind_display())
+    return ""
+
+
 def hold_on(case: Any, day: dt.date) -> str:
     """The (translated) kind of a hold in force on the case on ``day``, or ""."""
     if case is None or case.pk is None:
         return ""
-    from django.db.models import Q
-
-    from cuishou.compliance.models import ContactHold
-
-    hold = (
-        ContactHold.objects.filter(case_id=case.pk, starts_on__lte=day)
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=day))
-        .order_by("starts_on", "pk")
-        .first()
-    )
-    return str(hold.get_kind_display()) if hold is not None else ""
+    return hold_in_force(holds_of([case.pk]).get(case.pk, []), day)
 
 
 def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
@@ -642,7 +631,7 @@ def contact_check(
     pack = pack_get(case.client.policy_pack if case is not None else "CN")
     zone, state = (pack.timezone, "")
     if case is not None:
-        zone, state = debtor_place(case.debtor, pack.timezone)
+        zone, state = debtor_zone(case.debtor, pack)
     attempt = Attempt(
         case=case,
         channel=channel,
@@ -657,7 +646,7 @@ def contact_check(
         visitors=visitors,
         route_approved=route_approved,
         history=_history(case, at, party, related_person) if history is None else history,
-        timezone=zone if _zone_ok(zone) else pack.timezone,
+        timezone=zone,
     )
     attempt = replace(attempt, hold=hold_on(case, attempt.local.date()))
     hits = _house(attempt)

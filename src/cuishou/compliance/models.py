@@ -85,10 +85,7 @@ class ClientRule(models.Model):
         if self.client_id is None:
             return
         pack = pack_get(self.client.policy_pack)
-        rules = {
-            r.id: r for r in pack.rules + tuple(r for rs in pack.overlays.values() for r in rs)
-        }
-        rule = rules.get(self.rule_id)
+        rule = pack.rule(self.rule_id)
         if rule is None:
             raise ValidationError(
                 {

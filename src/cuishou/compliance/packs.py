@@ -54,6 +54,14 @@ class Pack:
     def rules_for(self, state: str = "") -> tuple[Rule, ...]:
         return self.rules + self.overlays.get(state.upper(), ())
 
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        """The pack's rules and every overlay's, in order."""
+        return self.rules + tuple(r for rs in self.overlays.values() for r in rs)
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.all_rules if r.id == rule_id), None)
+
 
 def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
     rule_id = str(raw.get("id", ""))
@@ -65,6 +73,10 @@ def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
         raise PackError(f"{where}: kind is law or house, not {raw['kind']!r}")
     if raw["type"] not in known_types:
         raise PackError(f"{where}: no check of type {raw['type']!r}")
+    if raw["type"] == "quiet_hours" and any(
+        minutes_of((raw.get("params") or {}).get(k)) is None for k in ("from", "until")
+    ):
+        raise PackError(f"{where}: quiet hours need from and until as HH:MM")
     channels = frozenset(raw.get("channels") or ALL_CHANNELS)
     if channels - ALL_CHANNELS:
         raise PackError(f"{where}: unknown channels {sorted(channels - ALL_CHANNELS)}")
@@ -128,7 +140,8 @@ STRICTER: dict[str, dict[str, str]] = {
 MAX_FAILED_ATTEMPTS = 10  # the engine looks back on the debtor's last 10 own attempts
 
 
-def _hhmm(value: Any) -> int | None:
+def minutes_of(value: Any) -> int | None:
+    """Minutes since midnight of an ``"HH:MM"`` time (the packs' quiet hours), else None."""
     if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
         return None
     hours, minutes = value[:2], value[3:]
@@ -155,7 +168,7 @@ def stricter_errors(rule: Rule, params: Any) -> list[str]:
             continue
         base = rule.params[name]
         if way in ("earlier", "later"):
-            v, b = _hhmm(value), _hhmm(base)
+            v, b = minutes_of(value), minutes_of(base)
             noon = 12 * 60
             ok = (
                 v is not None

@@ -95,14 +95,7 @@ def client_rules_shown() -> list[dict[str, Any]]:
     rows = []
     for cr in ClientRule.objects.select_related("client").order_by("client__code", "rule_id"):
         pack = pack_get(cr.client.policy_pack)
-        rule = next(
-            (
-                r
-                for r in pack.rules + tuple(x for rs in pack.overlays.values() for x in rs)
-                if r.id == cr.rule_id
-            ),
-            None,
-        )
+        rule = pack.rule(cr.rule_id)
         rows.append(
             {
                 "client": cr.client,

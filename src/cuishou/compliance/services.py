@@ -65,6 +65,8 @@ class _Resolver:
 
     def __init__(self) -> None:
         self.clients: dict[str, Client | None] = {}
+        self.loans: dict[tuple[int, str], Loan | None] = {}
+        self.points: dict[int, list[ContactPoint]] = {}
 
     def client(self, code: str) -> Client:
         if code not in self.clients:
@@ -75,11 +77,14 @@ class _Resolver:
         return client
 
     def loan(self, client: Client, contract_no: str) -> Loan:
-        loan = (
-            Loan.objects.select_related("debtor")
-            .filter(client=client, contract_no=contract_no)
-            .first()
-        )
+        key = (client.pk, contract_no)
+        if key not in self.loans:
+            self.loans[key] = (
+                Loan.objects.select_related("debtor")
+                .filter(client=client, contract_no=contract_no)
+                .first()
+            )
+        loan = self.loans[key]
         if loan is None:
             raise LineError(
                 _("contract_no: no contract %(no)s with client %(code)s")
@@ -89,9 +94,13 @@ class _Resolver:
 
     def target(self, loan: Loan, to: str, channel: str) -> tuple[str, Any, Any]:
         """(party, contact point, related person) of ``to``."""
-        points = list(
-            ContactPoint.objects.filter(debtor_id=loan.debtor_id).select_related("related_person")
-        )
+        if loan.debtor_id not in self.points:
+            self.points[loan.debtor_id] = list(
+                ContactPoint.objects.filter(debtor_id=loan.debtor_id).select_related(
+                    "related_person"
+                )
+            )
+        points = self.points[loan.debtor_id]
         if to == "debtor":
             kind = "email" if channel == Channel.EMAIL else "phone"
             own = [p for p in points if p.related_person_id is None and p.kind == kind]

@@ -78,6 +78,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.add_contacthold",
         "compliance.change_contacthold",
         "compliance.view_contacthold",
+        "payments.view_payment",
+        "payments.view_paymentreversal",
+        "payments.approve_reversal",
     ],
     # Lawyer's letters, litigation, enforcement: moves cases into the legal stage.
     Role.LEGAL_OFFICER: [
@@ -110,7 +113,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.view_contacthold",
     ],
     # Payments, reconciliation, settlements (by contract number; identities stay masked).
-    Role.FINANCE: [*_VIEW_PORTFOLIO, "cases.view_all_cases"],
+    # Posting a payment and asking for a reversal; approving another person's reversal.
+    Role.FINANCE: [
+        *_VIEW_PORTFOLIO,
+        "cases.view_all_cases",
+        "payments.add_payment",
+        "payments.view_payment",
+        "payments.add_paymentreversal",
+        "payments.view_paymentreversal",
+        "payments.approve_reversal",
+    ],
     # A client user sees its own client's portfolio, read-only and masked
     # (``case_visible_queryset`` narrows to ``User.client``).
     Role.CLIENT: [*_VIEW_PORTFOLIO],

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError
 
-from cuishou.api import cases, loans, workbench
+from cuishou.api import cases, loans, payments, workbench
 from cuishou.api.auth import API_AUTH, request_user
 from cuishou.api.schemas import MeOut
 from cuishou.cases.selectors import user_may_reveal_pii
@@ -75,3 +75,4 @@ api.add_router("/me", me_router)
 api.add_router("/cases", cases.router)
 api.add_router("/loans", loans.router)
 api.add_router("/workbench", workbench.router)
+api.add_router("/payments", payments.router)

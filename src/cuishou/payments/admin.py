@@ -1,5 +1,6 @@
-"""Payments in the admin: read-only. Payments are posted and reversed through
-``payment_post`` and ``payment_reverse``, which allocate, audit and mark history."""
+"""Payments in the admin: read-only. Payments are posted through ``payment_post`` and
+reversed through ``reversal_request`` and ``reversal_approve`` (two people), which
+allocate, audit and mark history."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from cuishou.payments.models import Payment, PaymentAllocation
+from cuishou.payments.models import Payment, PaymentAllocation, PaymentReversal
 
 
 class _ReadOnly:
@@ -48,4 +49,16 @@ class PaymentAdmin(_ReadOnly, admin.ModelAdmin):
     list_select_related = ["loan", "posted_by"]
     readonly_fields = [f.name for f in Payment._meta.fields]
     inlines = [PaymentAllocationInline]
+    actions = None
+
+
+@admin.register(PaymentReversal)
+class PaymentReversalAdmin(_ReadOnly, admin.ModelAdmin):
+    """Asked for and decided on the payments page or through the API (two people)."""
+
+    list_display = ["id", "payment", "status", "reason", "requested_label", "decided_by"]
+    list_filter = ["status"]
+    search_fields = ["=payment__id", "payment__loan__contract_no"]
+    list_select_related = ["payment", "decided_by"]
+    readonly_fields = [f.name for f in PaymentReversal._meta.fields]
     actions = None

@@ -21,3 +21,29 @@ class AllocationComponent(models.TextChoices):
     INTEREST = "interest", _("Interest")
     PRINCIPAL = "principal", _("Principal")
     CREDIT = "credit", _("Credit (overpayment held)")
+
+
+class ReversalStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved (reversed)")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Waterfall(models.TextChoices):
+    """The order a payment pays a loan's debts in (per product). Within a step the
+    oldest installment comes first; what is not yet due comes last, installment by
+    installment, interest then principal; an overpayment is held as credit."""
+
+    DEFAULT = "default", _("Penalty, overdue interest, overdue principal, then current")
+    BY_INSTALLMENT = (
+        "by_installment",
+        _("Penalty, then each overdue installment in full (interest, principal), then current"),
+    )
+    INTEREST_FIRST = (
+        "interest_first",
+        _("Overdue interest, overdue principal, penalty last, then current"),
+    )
+    PRINCIPAL_FIRST = (
+        "principal_first",
+        _("Overdue principal, overdue interest, penalty last, then current"),
+    )

@@ -14,7 +14,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cuishou.core.models import MoneyField
-from cuishou.payments.choices import AllocationComponent, PaymentChannel, PaymentStatus
+from cuishou.payments.choices import (
+    AllocationComponent,
+    PaymentChannel,
+    PaymentStatus,
+    ReversalStatus,
+)
 
 
 class Payment(models.Model):
@@ -52,13 +57,31 @@ class Payment(models.Model):
         related_name="+",
     )
     reversal_reason = models.CharField(_("reversal reason"), max_length=200, blank=True)
+    idempotency_key = models.CharField(
+        _("idempotency key"),
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("A retried request with the same key posts nothing new."),
+    )
 
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-value_date", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive")
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="payment_amount_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="payment_idempotency_key_unique",
+            ),
+        ]
+        permissions = [
+            ("approve_reversal", _("Can approve the reversal of a payment")),
         ]
 
     def __str__(self) -> str:
@@ -107,3 +130,58 @@ class PaymentAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component} {self.amount}"
+
+
+class PaymentReversal(models.Model):
+    """A request to reverse a payment (a bounced transfer, a posting error), with its
+    reason, and the decision of a second person: approved (the payment is reversed) or
+    rejected. At most one request per payment is pending."""
+
+    payment = models.ForeignKey(
+        Payment,
+        verbose_name=_("payment"),
+        on_delete=models.PROTECT,
+        related_name="reversal_requests",
+    )
+    reason = models.CharField(_("reason"), max_length=200)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=ReversalStatus.choices,
+        default=ReversalStatus.PENDING,
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requested_label = models.CharField(_("requested by (name)"), max_length=150, blank=True)
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("payment reversal")
+        verbose_name_plural = _("payment reversals")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=models.Q(status="pending"),
+                name="reversal_one_pending_per_payment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} {self.status}"

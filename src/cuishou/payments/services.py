@@ -1,7 +1,7 @@
 """Posting and reversing payments: the ledger lines the nightly engine reads.
 
-A posted payment is split by the default waterfall into allocation lines, each dated with
-the payment's value date:
+A posted payment is split by its product's waterfall (``Product.waterfall``) into
+allocation lines, each dated with the payment's value date. The default:
 
 1. penalty interest owed as of the value date;
 2. overdue interest (installments due before the value date), oldest first;
@@ -9,9 +9,16 @@ the payment's value date:
 4. installments due on or after the value date, oldest first, interest then principal;
 5. whatever is left as a credit line (an overpayment is held, never dropped).
 
+The other waterfalls reorder steps 1–3 (``allocate``); 4 and 5 are always last.
+
 The installments' paid fields grow by what was allocated to them; a reversal marks the
-lines reversed and takes exactly those amounts back. A value date before today leaves a
-recompute mark, so the next run rewrites the debtor's history from that day.
+lines reversed and takes exactly those amounts back. A reversal is asked for with a reason
+(``reversal_request``) and done only when a second person approves it
+(``reversal_approve``). A value date before today leaves a recompute mark, so the next run
+rewrites the debtor's history from that day.
+
+An idempotency key makes a retried request post once: the same key with the same payment
+returns the payment posted the first time; with another payment it is refused.
 """
 
 from __future__ import annotations
@@ -22,8 +29,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,13 +41,21 @@ from cuishou.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
 from cuishou.core.timeutil import is_date, today_shanghai
 from cuishou.engine.marks import recompute_mark_add
 from cuishou.engine.selectors import loan_figures_as_of
-from cuishou.payments.choices import AllocationComponent, PaymentChannel, PaymentStatus
-from cuishou.payments.models import Payment, PaymentAllocation
+from cuishou.payments.choices import (
+    AllocationComponent,
+    PaymentChannel,
+    PaymentStatus,
+    ReversalStatus,
+    Waterfall,
+)
+from cuishou.payments.models import Payment, PaymentAllocation, PaymentReversal
 from cuishou.portfolio.models import Installment, Loan
 
 _MAX_AMOUNT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)
 _REFERENCE_MAX = Payment._meta.get_field("reference").max_length or 100
 _REASON_MAX = Payment._meta.get_field("reversal_reason").max_length or 200
+_KEY_MAX = Payment._meta.get_field("idempotency_key").max_length or 100
+REVERSAL_APPROVE_PERMISSION = "payments.approve_reversal"
 
 
 @dataclass(frozen=True)
@@ -107,23 +122,41 @@ def _penalty_open(loan: Loan, value_date: dt.date) -> Decimal:
     return max(ZERO, owed - paid_later)
 
 
+_Step = tuple[AllocationComponent, Installment | None, Decimal]
+
+
 def allocate(
     *,
     amount: Decimal,
     value_date: dt.date,
     penalty_open: Decimal,
     installments: Iterable[Installment],
+    waterfall: str = Waterfall.DEFAULT,
 ) -> list[AllocationLine]:
-    """Split ``amount`` by the default waterfall (see the module's docstring). Pure: reads
-    the installments' current paid fields and changes nothing."""
+    """Split ``amount`` by ``waterfall`` (see the module's docstring and
+    ``payments.choices.Waterfall``). Pure: reads the installments' current paid fields and
+    changes nothing."""
     ordered = sorted(installments, key=lambda i: (i.due_on, i.seq))
     overdue = [i for i in ordered if i.due_on < value_date]
     current = [i for i in ordered if i.due_on >= value_date]
-    steps: list[tuple[AllocationComponent, Installment | None, Decimal]] = [
-        (AllocationComponent.PENALTY, None, penalty_open),
-        *[(AllocationComponent.INTEREST, i, i.interest_unpaid) for i in overdue],
-        *[(AllocationComponent.PRINCIPAL, i, i.principal_unpaid) for i in overdue],
+    penalty: list[_Step] = [(AllocationComponent.PENALTY, None, penalty_open)]
+    interest: list[_Step] = [(AllocationComponent.INTEREST, i, i.interest_unpaid) for i in overdue]
+    principal: list[_Step] = [
+        (AllocationComponent.PRINCIPAL, i, i.principal_unpaid) for i in overdue
     ]
+    by_installment: list[_Step] = []
+    for i in overdue:
+        by_installment.append((AllocationComponent.INTEREST, i, i.interest_unpaid))
+        by_installment.append((AllocationComponent.PRINCIPAL, i, i.principal_unpaid))
+    orders: dict[str, list[_Step]] = {
+        Waterfall.DEFAULT: [*penalty, *interest, *principal],
+        Waterfall.BY_INSTALLMENT: [*penalty, *by_installment],
+        Waterfall.INTEREST_FIRST: [*interest, *principal, *penalty],
+        Waterfall.PRINCIPAL_FIRST: [*principal, *interest, *penalty],
+    }
+    if waterfall not in orders:
+        raise ValueError(f"unknown waterfall {waterfall!r}")
+    steps = list(orders[waterfall])
     for i in current:
         steps.append((AllocationComponent.INTEREST, i, i.interest_unpaid))
         steps.append((AllocationComponent.PRINCIPAL, i, i.principal_unpaid))
@@ -155,6 +188,44 @@ def _locked_installments(loan: Loan) -> dict[int, Installment]:
     }
 
 
+def _replay(
+    earlier: Payment,
+    *,
+    loan: Loan,
+    amount: Decimal,
+    value_date: dt.date,
+    channel: str,
+    reference: str,
+) -> Payment:
+    """The payment an idempotency key already posted, when the retried request asks for
+    the same payment; else the key is refused."""
+    same = (
+        earlier.loan_id == loan.pk
+        and earlier.amount == amount
+        and earlier.value_date == value_date
+        and earlier.channel == channel
+        and earlier.reference == reference
+    )
+    if not same:
+        raise ValidationError(
+            _(
+                "the idempotency key %(key)r was already used for payment %(id)s (loan "
+                "%(contract)s, %(amount)s, value date %(date)s): a different payment needs "
+                "a new key"
+            )
+            % {
+                "key": earlier.idempotency_key,
+                "id": earlier.pk,
+                "contract": earlier.loan.contract_no,
+                "amount": earlier.amount,
+                "date": earlier.value_date.isoformat(),
+            },
+            code="payment_idempotency_key",
+        )
+    earlier.replayed = True  # type: ignore[attr-defined]
+    return earlier
+
+
 def payment_post(
     *,
     actor: Any,
@@ -163,13 +234,19 @@ def payment_post(
     value_date: dt.date,
     channel: str = PaymentChannel.BANK_TRANSFER,
     reference: str = "",
+    idempotency_key: str = "",
 ) -> Payment:
-    """Post a payment on ``loan`` and allocate it by the default waterfall.
+    """Post a payment on ``loan`` and allocate it by its product's waterfall.
+
+    With an ``idempotency_key`` already used for the same payment (loan, amount, value
+    date, channel, reference) nothing is posted and that payment comes back, with
+    ``replayed`` true (also when two identical requests race: the loan lock or the
+    key's unique index lets one through); used for another payment, it is refused.
 
     Raises ValidationError for an amount that is not positive or has more than 2 decimal
     places, a value date in the future or before the loan was disbursed, an unknown
-    channel, or a reference that is too long. The loan and its installments are locked
-    (loan first, then installments by period), so payments on one loan serialise."""
+    channel, or a reference or key that is too long. The loan and its installments are
+    locked (loan first, then installments by period), so payments on one loan serialise."""
     amount = _valid_amount(amount)
     if not is_date(value_date):
         raise ValidationError(_("the value date must be a date"), code="payment_value_date")
@@ -192,9 +269,53 @@ def payment_post(
             _("the reference is longer than %(n)d characters") % {"n": _REFERENCE_MAX},
             code="payment_reference",
         )
+    key = (idempotency_key or "").strip()
+    if len(key) > _KEY_MAX:
+        raise ValidationError(
+            _("the idempotency key is longer than %(n)d characters") % {"n": _KEY_MAX},
+            code="payment_idempotency_key",
+        )
+    same: dict[str, Any] = {
+        "loan": loan,
+        "amount": amount,
+        "value_date": value_date,
+        "channel": channel,
+        "reference": reference,
+    }
+    try:
+        return _post(actor=actor, key=key, **same)
+    except IntegrityError:
+        # The same key posted at the same moment on another loan's lock: the unique index
+        # let the other request through.
+        earlier = Payment.objects.filter(idempotency_key=key).first() if key else None
+        if earlier is None:
+            raise
+        return _replay(earlier, **same)
 
+
+def _post(
+    *,
+    actor: Any,
+    key: str,
+    loan: Loan,
+    amount: Decimal,
+    value_date: dt.date,
+    channel: str,
+    reference: str,
+) -> Payment:
     with transaction.atomic():
-        locked = Loan.objects.select_for_update().get(pk=loan.pk)
+        locked = Loan.objects.select_for_update().select_related("product").get(pk=loan.pk)
+        if key:  # read under the loan's lock: a racing twin on this loan has committed
+            earlier = Payment.objects.select_related("loan").filter(idempotency_key=key).first()
+            if earlier is not None:
+                return _replay(
+                    earlier,
+                    loan=locked,
+                    amount=amount,
+                    value_date=value_date,
+                    channel=channel,
+                    reference=reference,
+                )
         if value_date < locked.disbursed_on:
             raise ValidationError(
                 _("the value date %(date)s is before the loan was disbursed on %(disbursed)s")
@@ -207,6 +328,7 @@ def payment_post(
             value_date=value_date,
             penalty_open=_penalty_open(locked, value_date),
             installments=installments.values(),
+            waterfall=locked.product.waterfall,
         )
         payment = Payment.objects.create(
             loan=locked,
@@ -214,6 +336,7 @@ def payment_post(
             value_date=value_date,
             channel=channel,
             reference=reference,
+            idempotency_key=key,
             posted_by_id=actor_parts(actor)[0],
         )
         lines = PaymentAllocation.objects.bulk_create(
@@ -251,6 +374,8 @@ def payment_post(
                 "value_date": value_date,
                 "channel": channel,
                 "reference": reference,
+                "idempotency_key": key,
+                "waterfall": locked.product.waterfall,
                 "allocations": [_line_json(line) for line in lines],
             },
         )
@@ -260,6 +385,7 @@ def payment_post(
             from_date=value_date,
             reason=f"payment {payment.pk} value date {value_date.isoformat()}",
         )
+    payment.replayed = False  # type: ignore[attr-defined]
     return payment
 
 
@@ -270,14 +396,7 @@ def payment_reverse(*, actor: Any, payment: Payment, reason: str) -> Payment:
     Raises ValidationError without a reason, for a payment already reversed, or when the
     schedule was changed since (an installment would be left with less than nothing paid).
     """
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError(_("reversing a payment needs a reason"), code="reversal_reason")
-    if len(reason) > _REASON_MAX:
-        raise ValidationError(
-            _("the reason is longer than %(n)d characters") % {"n": _REASON_MAX},
-            code="reversal_reason",
-        )
+    reason = _reason(reason)
     with transaction.atomic():
         # Same lock order as payment_post: the loan, its installments, then the payment.
         loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
@@ -343,4 +462,123 @@ def payment_reverse(*, actor: Any, payment: Payment, reason: str) -> Payment:
             reason=f"payment {locked.pk} reversed, value date {locked.value_date.isoformat()}",
         )
     payment.refresh_from_db()
+    return locked
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("reversing a payment needs a reason"), code="reversal_reason")
+    if len(reason) > _REASON_MAX:
+        raise ValidationError(
+            _("the reason is longer than %(n)d characters") % {"n": _REASON_MAX},
+            code="reversal_reason",
+        )
+    return reason
+
+
+def reversal_request(*, actor: Any, payment: Payment, reason: str) -> PaymentReversal:
+    """Ask for ``payment`` to be reversed, with a reason; a second person approves
+    (``reversal_approve``) or rejects it. Refused for a payment already reversed or with
+    a request pending."""
+    reason = _reason(reason)
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().select_related("loan").get(pk=payment.pk)
+        if locked.status == PaymentStatus.REVERSED:
+            raise ValidationError(
+                _("payment %(id)s was already reversed") % {"id": locked.pk},
+                code="payment_reversed",
+            )
+        if locked.reversal_requests.filter(status=ReversalStatus.PENDING).exists():
+            raise ValidationError(
+                _("a reversal of payment %(id)s is already waiting for approval")
+                % {"id": locked.pk},
+                code="reversal_pending",
+            )
+        user_id, label = actor_parts(actor)
+        request = PaymentReversal.objects.create(
+            payment=locked, reason=reason, requested_by_id=user_id, requested_label=label
+        )
+        audit_record(
+            actor=actor,
+            action="payment.reversal_request",
+            target=request,
+            case_id=_case_id(locked.loan),
+            summary=f"{locked.loan.contract_no}: reverse payment {locked.pk} "
+            f"({locked.amount}, value date {locked.value_date.isoformat()}): {reason}",
+            after={"payment_id": locked.pk, "amount": locked.amount, "reason": reason},
+        )
+    return request
+
+
+def _decider(actor: Any, request: PaymentReversal) -> None:
+    """Only a person holding ``payments.approve_reversal``, never the one who asked."""
+    if actor is None or isinstance(actor, str) or not actor.has_perm(REVERSAL_APPROVE_PERMISSION):
+        raise PermissionDenied(_("deciding on a payment reversal needs the approver's permission"))
+    if request.requested_by_id is not None and request.requested_by_id == actor.pk:
+        raise ValidationError(
+            _("a reversal is approved by a second person, not by the one who asked for it"),
+            code="reversal_same_person",
+        )
+
+
+def _pending(request: PaymentReversal) -> PaymentReversal:
+    locked = PaymentReversal.objects.select_for_update().get(pk=request.pk)
+    if locked.status != ReversalStatus.PENDING:
+        raise ValidationError(
+            _("this reversal request was already decided (%(status)s)")
+            % {"status": locked.get_status_display()},
+            code="reversal_decided",
+        )
+    return locked
+
+
+def reversal_approve(*, actor: Any, request: PaymentReversal, note: str = "") -> Payment:
+    """Approve a pending reversal: the payment is reversed (``payment_reverse``) with the
+    request's reason, in the same transaction. Returns the reversed payment."""
+    _decider(actor, request)
+    note = (note or "").strip()[:_REASON_MAX]
+    with transaction.atomic():
+        payment = payment_reverse(actor=actor, payment=request.payment, reason=request.reason)
+        locked = _pending(request)
+        locked.status = ReversalStatus.APPROVED
+        locked.decided_by_id = actor.pk
+        locked.decided_at = timezone.now()
+        locked.decision_note = note
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+        audit_record(
+            actor=actor,
+            action="payment.reversal_approve",
+            target=locked,
+            case_id=_case_id(payment.loan),
+            summary=f"{payment.loan.contract_no}: reversal of payment {payment.pk} approved",
+            before={"status": ReversalStatus.PENDING},
+            after={"status": ReversalStatus.APPROVED, "payment_id": payment.pk, "note": note},
+        )
+    request.refresh_from_db()
+    return payment
+
+
+def reversal_reject(*, actor: Any, request: PaymentReversal, note: str = "") -> PaymentReversal:
+    """Reject a pending reversal: the payment stays posted."""
+    _decider(actor, request)
+    note = (note or "").strip()[:_REASON_MAX]
+    with transaction.atomic():
+        locked = _pending(request)
+        locked.status = ReversalStatus.REJECTED
+        locked.decided_by_id = actor.pk
+        locked.decided_at = timezone.now()
+        locked.decision_note = note
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+        payment = locked.payment
+        audit_record(
+            actor=actor,
+            action="payment.reversal_reject",
+            target=locked,
+            case_id=_case_id(payment.loan),
+            summary=f"{payment.loan.contract_no}: reversal of payment {payment.pk} rejected",
+            before={"status": ReversalStatus.PENDING},
+            after={"status": ReversalStatus.REJECTED, "payment_id": payment.pk, "note": note},
+        )
+    request.refresh_from_db()
     return locked

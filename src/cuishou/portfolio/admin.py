@@ -39,7 +39,14 @@ class ClientAdmin(admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["name", "client", "annual_rate", "penalty_annual_rate", "needs_review"]
+    list_display = [
+        "name",
+        "client",
+        "annual_rate",
+        "penalty_annual_rate",
+        "waterfall",
+        "needs_review",
+    ]
     list_filter = ["needs_review", "client"]
     search_fields = ["name", "client__code"]
     list_select_related = ["client"]

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cuishou.core.models import MoneyField, RateField, TimeStampedModel
+from cuishou.payments.choices import Waterfall
 from cuishou.portfolio.choices import (
     AddressKind,
     Bucket,
@@ -73,6 +74,14 @@ class Product(TimeStampedModel):
         _("penalty also on overdue interest (复利)"), default=False
     )
     grace_days = models.PositiveSmallIntegerField(_("grace days"), default=0)
+    waterfall = models.CharField(
+        _("payment waterfall"),
+        max_length=16,
+        choices=Waterfall.choices,
+        default=Waterfall.DEFAULT,
+        db_default=Waterfall.DEFAULT,  # the importer creates products in plain SQL too
+        help_text=_("The order a payment pays penalty, interest and principal in."),
+    )
     annual_cost_cap = RateField(
         _("annual cost cap"),
         help_text=_("Total annual charges as a fraction of principal never exceed this."),

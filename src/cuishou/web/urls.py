@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cuishou.web import views
+from cuishou.web import payments, views
 
 app_name = "web"
 urlpatterns = [
@@ -23,4 +23,15 @@ urlpatterns = [
     path("imports/upload/", views.import_upload, name="import-upload"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),
     path("imports/<int:pk>/report.txt", views.import_report, name="import-report"),
+    path("payments/", payments.payments, name="payments"),
+    path(
+        "payments/<int:pk>/reverse/",
+        payments.payment_reversal_request,
+        name="payment-reversal-request",
+    ),
+    path(
+        "payments/reversals/<int:pk>/",
+        payments.payment_reversal_decide,
+        name="payment-reversal-decide",
+    ),
 ]

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from cuishou.cases.choices import UNANSWERED_OUTCOMES, Outcome
-from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT
+from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT, history_days
 from cuishou.compliance.language import debt_disclosure, prohibited_language
 from cuishou.compliance.packs import Pack, Rule, minutes_of, pack_get, rules_with
 
@@ -44,7 +44,6 @@ _FAILED = [*_UNANSWERED, Outcome.WRONG_NUMBER.value]
 _CONVERSATION = [o.value for o in CONVERSATION_OUTCOMES]
 _WRITTEN = ["sms", "email", "letter"]
 _US = "us"
-WINDOW = dt.timedelta(days=8)  # what contact_check's history window reads
 
 
 def _local(planned: pl.DataFrame, zones: Iterable[str]) -> pl.DataFrame:
@@ -141,13 +140,17 @@ def check_bulk(
     )
     zones = p["tz"].unique().to_list()
     p = _local(p, zones)
-    # The day and 7-day rules look back at most WINDOW from a contact: only that part of
-    # the history gets local days. Streaks, third parties' past contacts and holds read
-    # the whole history (``full``), cut to what they can use.
+    # The day and 7-day rules look back at most ``history_days`` (8, or a day more than a
+    # client's longer window, as contact_check) from a contact: only that part of the
+    # history gets local days.
+    # Streaks, third parties' past contacts and holds read the whole history (``full``),
+    # cut to what they can use.
+    overrides = overrides or {}
+    window = dt.timedelta(days=history_days(_rules_used(p["pack"].unique().to_list(), overrides)))
     cases = p.select("case_id", "tz").unique("case_id")
     first = p["at"].min()
     full = history.join(cases.select("case_id"), on="case_id", how="semi")
-    h = full.filter(pl.col("at") > pl.lit(first) - WINDOW).join(cases, on="case_id", how="left")
+    h = full.filter(pl.col("at") > pl.lit(first) - window).join(cases, on="case_id", how="left")
     h = _local(h, zones)
     masks: list[tuple[str, pl.Series]] = []
 
@@ -166,7 +169,6 @@ def check_bulk(
 
     # Each pack's rules on its own rows and their cases' history only; a client with
     # stricter settings (``overrides``: client → rule id → parameters) is a group of its own.
-    overrides = overrides or {}
     for code in p["pack"].unique().sort().to_list():
         pack: Pack = pack_get(code)
         in_pack = pl.col("pack") == code
@@ -187,6 +189,17 @@ def check_bulk(
     return pl.DataFrame(
         {"id": p["id"], "allowed": code == 0, "rules": rules_col, "overridden": overridden_col}
     )
+
+
+def _rules_used(codes: list[str], overrides: dict[int, dict[str, dict[str, Any]]]) -> list[Rule]:
+    """Every rule of these packs, as the pack sets it and as each client sets it."""
+    out: list[Rule] = []
+    for code in codes:
+        rules = pack_get(code).all_rules
+        out += rules
+        for stricter in overrides.values():
+            out += rules_with(rules, stricter)
+    return out
 
 
 def _rule_lists(height: int, masks: list[tuple[str, pl.Series]]) -> tuple[pl.Series, pl.Series]:

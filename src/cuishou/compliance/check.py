@@ -552,7 +552,17 @@ def _zone_ok(name: str) -> bool:
 # --- the entry point -------------------------------------------------------------------
 
 
-def case_history(case: Any, before: dt.datetime, days: int = 8) -> tuple[Past, ...]:
+HISTORY_DAYS = 8  # the 7-day rules and the local day, with a day to spare
+
+
+def history_days(rules: Iterable[Any]) -> int:
+    """How many days of history the rules read: ``HISTORY_DAYS``, or a day more than the
+    longest ``days`` window among them (a client may lengthen one, ``ClientRule``)."""
+    longest = max((int(r.params["days"]) for r in rules if "days" in r.params), default=0)
+    return max(HISTORY_DAYS, longest + 1)
+
+
+def case_history(case: Any, before: dt.datetime, days: int = HISTORY_DAYS) -> tuple[Past, ...]:
     """The case's contact attempts in the ``days`` before ``before`` (what the rules
     count; one at the same instant is the attempt itself, checked again), plus every
     cease or deceased outcome ever logged (they never expire)."""
@@ -676,8 +686,10 @@ def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
     )
 
 
-def _history(case: Any, at: dt.datetime, party: str, person: Any) -> tuple[Past, ...]:
-    rows = case_history(case, at)
+def _history(
+    case: Any, at: dt.datetime, party: str, person: Any, days: int = HISTORY_DAYS
+) -> tuple[Past, ...]:
+    rows = case_history(case, at, days)
     if case is None or case.pk is None or person is None or not person.is_third_party:
         return rows
     own = _own_points(case, party, person)
@@ -711,6 +723,10 @@ def contact_check(
     zone, state = (pack.timezone, "")
     if case is not None:
         zone, state = debtor_zone(case.debtor, pack)
+    stricter = client_overrides([case.client_id]).get(case.client_id, {}) if case else {}
+    rules = rules_with(pack.rules_for(state), stricter)
+    if history is None:
+        history = _history(case, at, party, related_person, history_days(rules))
     attempt = Attempt(
         case=case,
         channel=channel,
@@ -724,14 +740,13 @@ def contact_check(
         own_points=_own_points(case, party, related_person),
         visitors=visitors,
         route_approved=route_approved,
-        history=_history(case, at, party, related_person) if history is None else history,
+        history=history,
         timezone=zone,
     )
     attempt = replace(attempt, hold=hold_on(case, attempt.local.date()))
     hits = _house(attempt)
-    stricter = client_overrides([case.client_id]).get(case.client_id, {}) if case else {}
     liftable: list[str] = []
-    for rule in rules_with(pack.rules_for(state), stricter):
+    for rule in rules:
         if channel not in rule.channels:
             continue
         message = CHECKS[rule.type](rule, attempt)

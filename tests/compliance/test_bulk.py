@@ -8,15 +8,17 @@ import random
 import pytest
 
 from cuishou.cases.models import ContactAttempt
-from cuishou.compliance.bulk import check_bulk, history_frame, planned_frame
+from cuishou.compliance.bulk import check_bulk, history_frame, override_frame, planned_frame
 from cuishou.compliance.check import client_overrides, contact_check
-from cuishou.compliance.models import ClientRule, ContactHold
+from cuishou.compliance.models import ClientRule, ComplianceOverride, ContactHold
+from cuishou.compliance.packs import pack_get
 from tests.factories import (
     AddressFactory,
     CaseFactory,
     ClientFactory,
     ContactPointFactory,
     RelatedPersonFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -159,19 +161,62 @@ def test_bulk_equals_single(seed: int) -> None:
                 "route_approved": rng.choice([None, True]),
             }
         )
+    _overrides(rng, planned)
     overrides = client_overrides({c.client_id for c, _, _ in files})
     assert overrides
+    case_ids = {c.pk for c, _, _ in files}
     result = check_bulk(
-        planned_frame(planned), history_frame({c.pk for c, _, _ in files}), overrides
+        planned_frame(planned), history_frame(case_ids), overrides, override_frame(case_ids)
     )
-    bulk = dict(zip(result["id"].to_list(), result["rules"].to_list(), strict=True))
-    blocked = 0
+    bulk = {
+        i: (rules, lifted)
+        for i, rules, lifted in zip(
+            result["id"].to_list(),
+            result["rules"].to_list(),
+            result["overridden"].to_list(),
+            strict=True,
+        )
+    }
+    blocked = lifted = 0
     for contact in planned:
         kwargs = {k: v for k, v in contact.items() if k != "id"}
         single = contact_check(**kwargs)
-        assert bulk[str(contact["id"])] == single.rule_ids, (contact, single.message)
+        assert bulk[str(contact["id"])] == (single.rule_ids, single.overridden_ids), (
+            contact,
+            single.message,
+        )
+        assert list(result.filter(id=str(contact["id"]))["allowed"]) == [single.allowed]
         blocked += not single.allowed
+        lifted += bool(single.overridden)
     assert 0 < blocked < len(planned)  # the scenarios decide both ways
+    assert lifted  # and some contacts are allowed or refused with a rule lifted
+
+
+def _overrides(rng: random.Random, planned: list[dict]) -> None:  # type: ignore[type-arg]
+    """Compliance overrides of the cases' overridable rules: approved windows of up to a
+    day around some planned contacts (some starting or ending exactly at one), and some
+    that were only requested or rejected, which lift nothing."""
+    asker = UserFactory(username="asker", role="collector")
+    officer = UserFactory(username="officer", role="compliance_officer")
+    for contact in rng.sample(planned, len(planned) // 4):
+        case, at = contact["case"], contact["at"]
+        rules = pack_get(case.client.policy_pack).overridable_rules
+        frm = at - dt.timedelta(minutes=rng.choice([0, rng.randrange(1, 12 * 60)]))
+        until = max(at, frm + dt.timedelta(minutes=1))
+        until += dt.timedelta(minutes=rng.choice([0, 0, rng.randrange(1, 12 * 60)]))
+        status = rng.choice(["approved"] * 4 + ["requested", "rejected"])
+        ComplianceOverride.objects.create(
+            case=case,
+            rule_id=rng.choice(rules).id,
+            reason="债务人要求回电",
+            status=status,
+            requested_at=frm,
+            requested_by=asker,
+            decided_at=None if status == "requested" else frm,
+            decided_by=None if status == "requested" else officer,
+            valid_from=frm if status == "approved" else None,
+            valid_until=until,
+        )
 
 
 def test_the_local_day_is_the_debtors() -> None:

@@ -360,3 +360,22 @@ def test_a_client_may_make_a_rule_stricter_never_looser() -> None:
     # 21:30 is allowed by the pack, not by this client; another client is not affected.
     assert w.check(at("2026-11-16T21:30:00")) == ["cn.quiet_hours"]
     assert world().check(at("2026-11-16T21:30:00")) == []
+
+
+def test_a_clients_longer_call_window_counts_calls_older_than_a_week() -> None:
+    from cuishou.compliance.models import ClientRule
+
+    # Given a client that allows 3 calls in 30 days (the pack: 7 in 7) and 3 calls made
+    # 20, 10 and 2 days ago: a fourth is refused, though only one call is this week's.
+    w = world("US", address="5 Broadway, New York, NY 10004")
+    ClientRule.objects.create(
+        client=w.case.client, rule_id="us.call_frequency", params={"max": 3, "days": 30}
+    )
+    now = dt.datetime(2026, 11, 16, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
+    first = now - dt.timedelta(days=20)
+    for when in (first, now - dt.timedelta(days=10), now - dt.timedelta(days=2)):
+        w.log(when, "no_answer")
+    assert w.check(now) == ["us.call_frequency"]
+    # Until thirty days after the first of them; then it is allowed again.
+    assert w.check(first + dt.timedelta(days=30, minutes=-1)) == ["us.call_frequency"]
+    assert w.check(first + dt.timedelta(days=30)) == []

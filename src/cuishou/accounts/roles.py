@@ -31,11 +31,15 @@ _WORK_CASES = [
     "cases.view_dispute",
 ]
 
+# Asking for a compliance override (of a rule the pack marks overridable) on a case one
+# works; a compliance officer decides it (``compliance.overrides``: by role, not permission).
+_ASK_OVERRIDE = ["compliance.add_complianceoverride", "compliance.view_complianceoverride"]
+
 # Reveal of ID numbers and phones (``cases.reveal_pii``) goes to the roles that contact
 # debtors or act on their identity; compliance, finance and clients see them masked.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     # Works an assigned queue: calls, SMS, promises, notes.
-    Role.COLLECTOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii"],
+    Role.COLLECTOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii", *_ASK_OVERRIDE],
     # Visits the addresses of assigned cases.
     Role.FIELD_VISITOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii"],
     # Receives visit cases, allocates them within the teams they lead, reviews reports.
@@ -50,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.allocate_cases",
         "cases.close_case",
         "cases.approve_deescalation",
+        *_ASK_OVERRIDE,
     ],
     # Issues cases, approves routes and equipment, sets strategy, manages clients/products.
     Role.RISK_MANAGER: [
@@ -78,6 +83,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.add_contacthold",
         "compliance.change_contacthold",
         "compliance.view_contacthold",
+        "compliance.view_complianceoverride",
         "payments.view_payment",
         "payments.view_paymentreversal",
         "payments.approve_reversal",
@@ -111,6 +117,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.add_contacthold",
         "compliance.change_contacthold",
         "compliance.view_contacthold",
+        "compliance.view_complianceoverride",
     ],
     # Payments, reconciliation, settlements (by contract number; identities stay masked).
     # Posting a payment and asking for a reversal; approving another person's reversal.

@@ -4,7 +4,9 @@ Every contact goes through ``cuishou.compliance.check.contact_require`` first; a
 one is audited (``contact.blocked``) and nothing else is written. An allowed one is a
 ``ContactAttempt`` with its audit event, plus what its outcome implies: a wrong number
 marks that contact point invalid; a third party who refuses is never contacted again;
-``disputes`` opens a Dispute, which pauses collection on the case until resolved.
+``disputes`` opens a Dispute, which pauses collection on the case until resolved. One
+allowed under a compliance override records ``override:<rule id>`` among its rules, names
+the override and its approver in its audit event, and counts a use of the override.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from cuishou.cases.choices import (
 from cuishou.cases.models import Case, ContactAttempt, Dispute
 from cuishou.cases.promises import promise_create
 from cuishou.cases.selectors import case_work_require
-from cuishou.compliance.check import ContactBlocked, contact_check
+from cuishou.compliance.check import ContactBlocked, Decision, contact_check
+from cuishou.compliance.overrides import override_uses_record
 from cuishou.core.timeutil import require_aware
 from cuishou.portfolio.choices import ContactKind, ContactStatus
 from cuishou.portfolio.models import ContactPoint, RelatedPerson
@@ -173,7 +176,12 @@ def contact_attempt_log(
             object_id=case.pk,
             case_id=case.pk,
             summary=decision.message,
-            after={"channel": channel, "party": party, "rules": decision.rule_ids},
+            after={
+                "channel": channel,
+                "party": party,
+                "rules": decision.rule_ids,
+                **_overrides(decision),
+            },
         )
         raise ContactBlocked(decision)
     with transaction.atomic():
@@ -188,8 +196,9 @@ def contact_attempt_log(
             next_follow_up_at=next_follow_up_at,
             attempted_at=attempted_at,
             actor=actor,
-            compliance_rules=decision.rule_ids,
+            compliance_rules=decision.applied_ids,
         )
+        override_uses_record(decision=decision, at=attempted_at)
         audit_record(
             actor=actor,
             action="contact.attempt",
@@ -204,6 +213,7 @@ def contact_attempt_log(
                 "related_person_id": attempt.related_person_id,
                 "next_follow_up_at": next_follow_up_at,
                 "notes": notes,
+                **_overrides(decision),
             },
         )
         if outcome == Outcome.WRONG_NUMBER and contact_point is not None:
@@ -233,6 +243,11 @@ def contact_attempt_log(
                 contact_attempt=attempt,
             )
     return attempt
+
+
+def _overrides(decision: Decision) -> dict[str, Any]:
+    """The audit event's ``overrides`` (rule, override, approver) when any lifted a rule."""
+    return {"overrides": [o.record() for o in decision.overridden]} if decision.overridden else {}
 
 
 def _contact_point_invalidate(*, actor: Any, case: Case, contact_point: ContactPoint) -> None:

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from cuishou.audit.services import audit_record
-from cuishou.compliance.models import ClientRule, ContactHold
+from cuishou.compliance.models import ClientRule, ComplianceOverride, ContactHold
 
 
 @admin.register(ContactHold)
@@ -60,3 +60,32 @@ class ClientRuleAdmin(admin.ModelAdmin):
             before={"client_id": obj.client_id, "rule_id": obj.rule_id, "params": obj.params},
         )
         super().delete_model(request, obj)
+
+
+@admin.register(ComplianceOverride)
+class ComplianceOverrideAdmin(admin.ModelAdmin):
+    """Read only: overrides are requested and decided on the compliance page, through
+    ``compliance.overrides`` (which checks the pack, the second person and the role, and
+    audits each step)."""
+
+    list_display = (
+        "case",
+        "rule_id",
+        "status",
+        "requested_by",
+        "decided_by",
+        "valid_from",
+        "valid_until",
+        "uses",
+    )
+    list_filter = ("status", "rule_id")
+    raw_id_fields = ("case",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -17,7 +17,12 @@ hold is in force on the contact's local day).
 ``party``, ``outcome``, ``contact_point_id``, ``related_person_id``, ``own_point``
 (the contact point is the debtor's own).
 
-The result has ``id``, ``allowed`` and ``rules`` (the rule ids, as ``Decision.rule_ids``).
+``override_windows`` (optional) — one row per approved compliance override:
+``case_id``, ``rule_id``, ``valid_from``, ``valid_until`` (UTC; ``override_frame``).
+
+The result has ``id``, ``allowed``, ``rules`` (the rule ids, as ``Decision.rule_ids``)
+and ``overridden`` (the rules an override in force lifted, as
+``Decision.overridden_ids``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from cuishou.cases.choices import UNANSWERED_OUTCOMES, Outcome
-from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT
+from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT, history_days
 from cuishou.compliance.language import debt_disclosure, prohibited_language
 from cuishou.compliance.packs import Pack, Rule, minutes_of, pack_get, rules_with
 
@@ -39,7 +44,6 @@ _FAILED = [*_UNANSWERED, Outcome.WRONG_NUMBER.value]
 _CONVERSATION = [o.value for o in CONVERSATION_OUTCOMES]
 _WRITTEN = ["sms", "email", "letter"]
 _US = "us"
-WINDOW = dt.timedelta(days=8)  # what contact_check's history window reads
 
 
 def _local(planned: pl.DataFrame, zones: Iterable[str]) -> pl.DataFrame:
@@ -125,21 +129,28 @@ def check_bulk(
     planned: pl.DataFrame,
     history: pl.DataFrame,
     overrides: dict[int, dict[str, dict[str, Any]]] | None = None,
+    override_windows: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Decide every planned contact: ``id``, ``allowed``, ``rules`` (list of rule ids).
-    ``overrides``: the clients' stricter rules (``check.client_overrides``)."""
+    """Decide every planned contact: ``id``, ``allowed``, ``rules`` (list of rule ids),
+    ``overridden`` (list of rule ids). ``overrides``: the clients' stricter rules
+    (``check.client_overrides``); ``override_windows``: the approved compliance overrides
+    of the cases (``override_frame``)."""
     p = planned.with_row_index("_row").with_columns(
         pl.col("text").fill_null(""), pl.col("purpose").fill_null("collect")
     )
     zones = p["tz"].unique().to_list()
     p = _local(p, zones)
-    # The day and 7-day rules look back at most WINDOW from a contact: only that part of
-    # the history gets local days. Streaks, third parties' past contacts and holds read
-    # the whole history (``full``), cut to what they can use.
+    # The day and 7-day rules look back at most ``history_days`` (8, or a day more than a
+    # client's longer window, as contact_check) from a contact: only that part of the
+    # history gets local days.
+    # Streaks, third parties' past contacts and holds read the whole history (``full``),
+    # cut to what they can use.
+    overrides = overrides or {}
+    window = dt.timedelta(days=history_days(_rules_used(p["pack"].unique().to_list(), overrides)))
     cases = p.select("case_id", "tz").unique("case_id")
     first = p["at"].min()
     full = history.join(cases.select("case_id"), on="case_id", how="semi")
-    h = full.filter(pl.col("at") > pl.lit(first) - WINDOW).join(cases, on="case_id", how="left")
+    h = full.filter(pl.col("at") > pl.lit(first) - window).join(cases, on="case_id", how="left")
     h = _local(h, zones)
     masks: list[tuple[str, pl.Series]] = []
 
@@ -158,7 +169,6 @@ def check_bulk(
 
     # Each pack's rules on its own rows and their cases' history only; a client with
     # stricter settings (``overrides``: client → rule id → parameters) is a group of its own.
-    overrides = overrides or {}
     for code in p["pack"].unique().sort().to_list():
         pack: Pack = pack_get(code)
         in_pack = pl.col("pack") == code
@@ -173,9 +183,35 @@ def check_bulk(
         order = [r.id for r in pack.all_rules]
         masks += [(rule_id, by_rule[rule_id]) for rule_id in order if rule_id in by_rule]
 
-    # Each row's rules as a bit set, then each distinct set (there are few) as its list.
+    masks, lifted = _lift(p, masks, override_windows)
+    code, rules_col = _rule_lists(p.height, masks)
+    _, overridden_col = _rule_lists(p.height, lifted)
+    return pl.DataFrame(
+        {"id": p["id"], "allowed": code == 0, "rules": rules_col, "overridden": overridden_col}
+    )
+
+
+def _rules_used(codes: list[str], overrides: dict[int, dict[str, dict[str, Any]]]) -> list[Rule]:
+    """Every rule of these packs, as the pack sets it and as each client sets it."""
+    out: list[Rule] = []
+    for code in codes:
+        rules = pack_get(code).all_rules
+        out += rules
+        for stricter in overrides.values():
+            out += rules_with(rules, stricter)
+    return out
+
+
+def _rule_lists(height: int, masks: list[tuple[str, pl.Series]]) -> tuple[pl.Series, pl.Series]:
+    """Each row's rules as a bit set (0: none), and each distinct set (there are few) as
+    its list of names, in ``masks`` order."""
     names = [name for name, _ in masks]
     assert len(names) <= 63
+    if not masks:
+        return (
+            pl.repeat(0, height, dtype=pl.UInt64, eager=True),
+            pl.repeat([], height, dtype=pl.List(pl.String), eager=True),
+        )
     code = pl.DataFrame({f"m{i}": mask for i, (_, mask) in enumerate(masks)}).select(
         pl.sum_horizontal(
             [pl.col(f"m{i}").cast(pl.UInt64) * (1 << i) for i in range(len(names))]
@@ -185,8 +221,40 @@ def check_bulk(
         int(c): [name for i, name in enumerate(names) if int(c) >> i & 1]
         for c in code.unique().to_list()
     }
-    rules_col = code.replace_strict(lists, return_dtype=pl.List(pl.String))
-    return pl.DataFrame({"id": p["id"], "allowed": code == 0, "rules": rules_col})
+    return code, code.replace_strict(lists, return_dtype=pl.List(pl.String))
+
+
+def _lift(
+    p: pl.DataFrame, masks: list[tuple[str, pl.Series]], windows: pl.DataFrame | None
+) -> tuple[list[tuple[str, pl.Series]], list[tuple[str, pl.Series]]]:
+    """The masks with the rows an override in force lifts taken out, and the lifted rows
+    per rule (as ``contact_check``: an approved override of an overridable rule of the
+    pack, on the case, with ``valid_from <= at < valid_until``)."""
+    if windows is None or windows.height == 0:
+        return masks, []
+    none = pl.repeat(False, p.height, eager=True)
+    liftable = {
+        r.id for code in p["pack"].unique().to_list() for r in pack_get(code).overridable_rules
+    }
+    rows = p.select("_row", "case_id", "at")
+    kept, lifted = [], []
+    for name, mask in masks:
+        if name not in liftable:
+            kept.append((name, mask))
+            continue
+        mine = windows.filter(pl.col("rule_id") == name).select(
+            "case_id", "valid_from", "valid_until"
+        )
+        covered = (
+            rows.join(mine, on="case_id", how="inner")
+            .filter((pl.col("valid_from") <= pl.col("at")) & (pl.col("at") < pl.col("valid_until")))
+            .get_column("_row")
+            .unique()
+        )
+        in_force = p["_row"].is_in(covered.implode()) if covered.len() else none
+        kept.append((name, mask & ~in_force))
+        lifted.append((name, mask & in_force))
+    return kept, lifted
 
 
 def _pack_masks(
@@ -393,6 +461,16 @@ def planned_frame(contacts: Iterable[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=PLANNED_SCHEMA)
 
 
+def override_frame(case_ids: Iterable[int]) -> pl.DataFrame:
+    """The ``override_windows`` frame: the approved compliance overrides of these cases."""
+    from cuishou.compliance.models import ComplianceOverride, OverrideStatus
+
+    rows = ComplianceOverride.objects.filter(
+        case_id__in=list(case_ids), status=OverrideStatus.APPROVED
+    ).values_list("case_id", "rule_id", "valid_from", "valid_until")
+    return pl.DataFrame(list(rows), schema=OVERRIDE_SCHEMA, orient="row")
+
+
 def history_frame(case_ids: Iterable[int]) -> pl.DataFrame:
     """The ``history`` frame: every logged attempt of these cases."""
     from cuishou.cases.models import ContactAttempt
@@ -439,6 +517,12 @@ PLANNED_SCHEMA: dict[str, Any] = {
     "visitors": pl.Int64,
     "route_approved": pl.Boolean,
     "held": pl.Boolean,
+}
+OVERRIDE_SCHEMA: dict[str, Any] = {
+    "case_id": pl.Int64,
+    "rule_id": pl.String,
+    "valid_from": _AT,
+    "valid_until": _AT,
 }
 HISTORY_SCHEMA: dict[str, Any] = {
     "case_id": pl.Int64,

@@ -16,6 +16,11 @@ What it checks:
 The history a rule counts (answered calls today, unanswered attempts on a number,
 attempts in the last 7 days) is the case's logged contact attempts before ``at``.
 ``contact_check`` writes nothing: the caller logs the attempt (allowed) or the refusal.
+
+A blocking hit of a rule the pack marks overridable no longer blocks while an approved
+override of that rule on the case is in force at ``at`` (``ComplianceOverride``): the
+decision lists it under ``overridden``, with the override and its approver, so the
+attempt and its audit event show that it was made under an override.
 """
 
 from __future__ import annotations
@@ -55,14 +60,44 @@ class RuleHit:
 
 
 @dataclass(frozen=True)
+class Overridden:
+    """A hit that would have blocked, lifted by an approved override in force."""
+
+    hit: RuleHit
+    override_id: int
+    approved_by: str
+    until: dt.datetime
+
+    def record(self) -> dict[str, Any]:
+        """As the audit log and ``compliance.overrides.override_uses_record`` read it."""
+        return {
+            "rule": self.hit.rule_id,
+            "override": self.override_id,
+            "approved_by": self.approved_by,
+        }
+
+
+@dataclass(frozen=True)
 class Decision:
     allowed: bool
     rules: tuple[RuleHit, ...] = field(default_factory=tuple)
     pack: str = ""
+    overridden: tuple[Overridden, ...] = field(default_factory=tuple)
 
     @property
     def rule_ids(self) -> list[str]:
+        """The rules that block (none when allowed)."""
         return [r.rule_id for r in self.rules]
+
+    @property
+    def overridden_ids(self) -> list[str]:
+        return [o.hit.rule_id for o in self.overridden]
+
+    @property
+    def applied_ids(self) -> list[str]:
+        """What an attempt records as the rules applied to it: the blocking rules, and
+        ``override:<rule id>`` for each rule lifted by an override."""
+        return self.rule_ids + [f"override:{rule_id}" for rule_id in self.overridden_ids]
 
     @property
     def message(self) -> str:
@@ -517,7 +552,17 @@ def _zone_ok(name: str) -> bool:
 # --- the entry point -------------------------------------------------------------------
 
 
-def case_history(case: Any, before: dt.datetime, days: int = 8) -> tuple[Past, ...]:
+HISTORY_DAYS = 8  # the 7-day rules and the local day, with a day to spare
+
+
+def history_days(rules: Iterable[Any]) -> int:
+    """How many days of history the rules read: ``HISTORY_DAYS``, or a day more than the
+    longest ``days`` window among them (a client may lengthen one, ``ClientRule``)."""
+    longest = max((int(r.params["days"]) for r in rules if "days" in r.params), default=0)
+    return max(HISTORY_DAYS, longest + 1)
+
+
+def case_history(case: Any, before: dt.datetime, days: int = HISTORY_DAYS) -> tuple[Past, ...]:
     """The case's contact attempts in the ``days`` before ``before`` (what the rules
     count; one at the same instant is the attempt itself, checked again), plus every
     cease or deceased outcome ever logged (they never expire)."""
@@ -587,6 +632,50 @@ def hold_on(case: Any, day: dt.date) -> str:
     return hold_in_force(holds_of([case.pk]).get(case.pk, []), day)
 
 
+def overrides_in_force(case_id: int, rule_ids: Iterable[str], at: dt.datetime) -> dict[str, Any]:
+    """rule id → the approved ``ComplianceOverride`` of it on the case in force at ``at``
+    (the earliest approved when several are), in one indexed query."""
+    from cuishou.compliance.models import ComplianceOverride, OverrideStatus
+
+    out: dict[str, Any] = {}
+    for override in (
+        ComplianceOverride.objects.filter(
+            case_id=case_id,
+            rule_id__in=list(rule_ids),
+            valid_until__gt=at,
+            valid_from__lte=at,
+            status=OverrideStatus.APPROVED,
+        )
+        .select_related("decided_by")
+        .order_by("valid_from", "pk")
+    ):
+        out.setdefault(override.rule_id, override)
+    return out
+
+
+def _lift(
+    hits: list[RuleHit], liftable: list[str], case: Any, at: dt.datetime
+) -> tuple[list[RuleHit], tuple[Overridden, ...]]:
+    """``hits`` without those an override in force lifts, and the lifted ones. Reads the
+    overrides only when a hit is of an overridable rule."""
+    if not liftable or case is None or case.pk is None:
+        return hits, ()
+    granted = overrides_in_force(case.pk, liftable, at)
+    if not granted:
+        return hits, ()
+    lifted = tuple(
+        Overridden(
+            hit=h,
+            override_id=granted[h.rule_id].pk,
+            approved_by=str(granted[h.rule_id].decided_by),
+            until=granted[h.rule_id].valid_until,
+        )
+        for h in hits
+        if h.rule_id in granted
+    )
+    return [h for h in hits if h.rule_id not in granted], lifted
+
+
 def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
     """The debtor's own contact points, read only when a third party is to be contacted
     (the rule that counts failed attempts on the debtor's numbers needs them)."""
@@ -597,8 +686,10 @@ def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
     )
 
 
-def _history(case: Any, at: dt.datetime, party: str, person: Any) -> tuple[Past, ...]:
-    rows = case_history(case, at)
+def _history(
+    case: Any, at: dt.datetime, party: str, person: Any, days: int = HISTORY_DAYS
+) -> tuple[Past, ...]:
+    rows = case_history(case, at, days)
     if case is None or case.pk is None or person is None or not person.is_third_party:
         return rows
     own = _own_points(case, party, person)
@@ -632,6 +723,10 @@ def contact_check(
     zone, state = (pack.timezone, "")
     if case is not None:
         zone, state = debtor_zone(case.debtor, pack)
+    stricter = client_overrides([case.client_id]).get(case.client_id, {}) if case else {}
+    rules = rules_with(pack.rules_for(state), stricter)
+    if history is None:
+        history = _history(case, at, party, related_person, history_days(rules))
     attempt = Attempt(
         case=case,
         channel=channel,
@@ -645,19 +740,27 @@ def contact_check(
         own_points=_own_points(case, party, related_person),
         visitors=visitors,
         route_approved=route_approved,
-        history=_history(case, at, party, related_person) if history is None else history,
+        history=history,
         timezone=zone,
     )
     attempt = replace(attempt, hold=hold_on(case, attempt.local.date()))
     hits = _house(attempt)
-    stricter = client_overrides([case.client_id]).get(case.client_id, {}) if case else {}
-    for rule in rules_with(pack.rules_for(state), stricter):
+    liftable: list[str] = []
+    for rule in rules:
         if channel not in rule.channels:
             continue
         message = CHECKS[rule.type](rule, attempt)
         if message is not None:
             hits.append(RuleHit(rule.id, rule.kind, message))
-    return Decision(allowed=not hits, rules=tuple(hits), pack=f"{pack.code} {pack.version}")
+            if rule.overridable:
+                liftable.append(rule.id)
+    hits, lifted = _lift(hits, liftable, case, at)
+    return Decision(
+        allowed=not hits,
+        rules=tuple(hits),
+        pack=f"{pack.code} {pack.version}",
+        overridden=lifted,
+    )
 
 
 def contact_require(**kwargs: Any) -> Decision:

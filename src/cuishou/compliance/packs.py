@@ -5,6 +5,12 @@ parameters, whether it is law or house policy, and the source it comes from. A c
 chooses its pack (``portfolio.Client.policy_pack``). State overlays (US) add rules for a
 debtor living in that state; an overlay rule of the same type as a pack rule applies
 besides it, so the stricter of the two decides.
+
+A rule may say ``overridable = true`` with ``override_when`` (the circumstance in which an
+override is legitimate, shown on the compliance page): an approved override
+(``compliance.overrides``) then lifts it on one case for a window. Only the counting rules
+(``OVERRIDABLE_TYPES``) can be overridable; quiet hours, third parties, language, visits,
+cease and disclosure never are, whatever a pack file says.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ PACK_DIR = Path(__file__).with_name("policies")
 CHANNEL_ORDER = ("call", "sms", "email", "letter", "visit")
 ALL_CHANNELS = frozenset(CHANNEL_ORDER)
 KINDS = frozenset({"law", "house"})
+# The rule types a pack may mark overridable: how often the debtor is called. An override
+# never lifts a time, third-party, language, visit, cease or disclosure rule.
+OVERRIDABLE_TYPES = frozenset(
+    {"answered_calls_per_day", "calls_in_days", "call_after_conversation"}
+)
 
 
 class PackError(ValueError):
@@ -33,6 +44,8 @@ class Rule:
     source: str
     channels: frozenset[str] = ALL_CHANNELS
     params: dict[str, Any] = field(default_factory=dict)
+    overridable: bool = False
+    override_when: str = ""  # when an override is legitimate (overridable rules only)
 
     def param(self, name: str) -> Any:
         return self.params[name]
@@ -62,6 +75,10 @@ class Pack:
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.all_rules if r.id == rule_id), None)
 
+    @property
+    def overridable_rules(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.all_rules if r.overridable)
+
 
 def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
     rule_id = str(raw.get("id", ""))
@@ -80,6 +97,7 @@ def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
     channels = frozenset(raw.get("channels") or ALL_CHANNELS)
     if channels - ALL_CHANNELS:
         raise PackError(f"{where}: unknown channels {sorted(channels - ALL_CHANNELS)}")
+    overridable, override_when = _override(where, raw)
     return Rule(
         id=rule_id,
         type=raw["type"],
@@ -87,7 +105,34 @@ def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
         source=raw["source"],
         channels=channels,
         params=dict(raw.get("params") or {}),
+        overridable=overridable,
+        override_when=override_when,
     )
+
+
+def _override(where: str, raw: dict[str, Any]) -> tuple[bool, str]:
+    """(overridable, override_when) of a rule, checked: a bool, a reason to say when,
+    and a rule type an override may lift."""
+    overridable = raw.get("overridable", False)
+    when = raw.get("override_when", "")
+    if not isinstance(overridable, bool):
+        raise PackError(f"{where}: overridable is true or false, not {overridable!r}")
+    if not isinstance(when, str):
+        raise PackError(f"{where}: override_when is a sentence, not {when!r}")
+    if not overridable:
+        if when:
+            raise PackError(f"{where}: override_when without overridable = true")
+        return False, ""
+    if raw["type"] not in OVERRIDABLE_TYPES:
+        raise PackError(
+            f"{where}: a rule of type {raw['type']!r} cannot be overridable "
+            f"(only {', '.join(sorted(OVERRIDABLE_TYPES))})"
+        )
+    if not when.strip():
+        raise PackError(
+            f"{where}: overridable needs override_when (when an override is legitimate)"
+        )
+    return True, when.strip()
 
 
 def pack_read(path: Path, known_types: frozenset[str]) -> Pack:

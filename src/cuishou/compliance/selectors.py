@@ -1,5 +1,5 @@
-"""What the compliance page shows: refused contacts by rule, team and collector, and the
-rule sets with their sources.
+"""What the compliance page shows: refused contacts by rule, team and collector, the
+overrides (waiting, decided, in force), and the rule sets with their sources.
 
 Refusals are read from the audit log — the record of truth: a workbench refusal is a
 ``contact.blocked`` event, a refused line of ``cuishou compliance check`` a
@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cuishou.audit.models import AuditEvent
-from cuishou.compliance.packs import Pack, pack_get
+from cuishou.compliance.packs import Pack, Rule, pack_get
 
 PACK_CODES = ("CN", "US")
 RECENT = 50
@@ -106,3 +106,69 @@ def client_rules_shown() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    """One compliance override as the pages show it."""
+
+    override: Any
+    state: str  # what a person reads: waiting, in force, ended, expired, rejected
+    waiting: bool  # may still be approved
+    when: str  # the pack's ``override_when`` for the rule
+
+
+def _override_rows(overrides: Any, now: dt.datetime) -> list[OverrideRow]:
+    rows = []
+    for o in overrides:
+        rule = pack_get(o.case.client.policy_pack).rule(o.rule_id)
+        rows.append(
+            OverrideRow(
+                override=o,
+                state=o.state_at(now),
+                waiting=o.status == "requested" and now < o.valid_until,
+                when=rule.override_when if rule else "",
+            )
+        )
+    return rows
+
+
+def overrides_all() -> Any:
+    """Every override, newest request first, with what the rows show (a queryset to page)."""
+    from cuishou.compliance.models import ComplianceOverride
+
+    return ComplianceOverride.objects.select_related(
+        "case__client", "requested_by", "decided_by"
+    ).order_by("-requested_at", "-pk")
+
+
+def override_rows(overrides: Any, *, now: dt.datetime | None = None) -> list[OverrideRow]:
+    """Overrides (a slice or page of ``overrides_all``) as the pages show them."""
+    return _override_rows(overrides, now or timezone.now())
+
+
+def overrides_waiting(*, now: dt.datetime | None = None) -> list[OverrideRow]:
+    """Requests that wait for a compliance officer (their day has not ended), oldest first."""
+    now = now or timezone.now()
+    qs = (
+        overrides_all()
+        .filter(status="requested", valid_until__gt=now)
+        .order_by("requested_at", "pk")
+    )
+    return _override_rows(qs, now)
+
+
+def case_overrides(case: Any, *, now: dt.datetime | None = None) -> list[OverrideRow]:
+    """The case's overrides, newest first."""
+    return _override_rows(overrides_all().filter(case=case)[:RECENT], now or timezone.now())
+
+
+def override_hints(case: Any, rule_ids: list[str]) -> list[Rule]:
+    """Of the rules that refused a contact on the case, those its pack lets an approved
+    override lift (the page offers to ask for one)."""
+    pack = pack_get(case.client.policy_pack)
+    return [r for rule_id in rule_ids if (r := pack.rule(rule_id)) is not None and r.overridable]
+
+
+def overridable_rules(case: Any) -> tuple[Rule, ...]:
+    return pack_get(case.client.policy_pack).overridable_rules

@@ -7,7 +7,8 @@ Each input line is one planned contact::
      "at": ISO 8601 with an offset, "answered": bool (calls), "outcome": optional code,
      "text": optional, "visitors": optional int, "route_approved": optional bool}
 
-and gets one output line ``{"id", "allowed", "rules", "reason"}``, or ``{"id", "error"}``
+and gets one output line ``{"id", "allowed", "rules", "reason"}`` (plus ``"overridden"``,
+the rules an approved override lifted, when any did), or ``{"id", "error"}``
 naming the field when the line cannot be read (bad JSON, an unknown client, contract or
 contact, a time without an offset); the lines after it are still decided. With
 ``record``, allowed attempts are stored as made (with their outcome) on the debtor's
@@ -29,6 +30,7 @@ from cuishou.audit.services import AuditEntry, audit_record_many
 from cuishou.cases.choices import UNANSWERED_OUTCOMES, Channel, Outcome, Party
 from cuishou.cases.models import Case, ContactAttempt
 from cuishou.compliance.check import contact_check
+from cuishou.compliance.overrides import override_uses_record
 from cuishou.portfolio.models import Client, ContactPoint, Loan
 
 
@@ -206,8 +208,9 @@ def _decide(
             # The same line recorded before is not stored twice.
             if not ContactAttempt.objects.filter(**made).exists():
                 ContactAttempt.objects.create(
-                    **made, notes=text, compliance_rules=decision.rule_ids
+                    **made, notes=text, compliance_rules=decision.applied_ids
                 )
+                override_uses_record(decision=decision, at=at)
             recorded = True
         audit_record_many(
             actor=actor,
@@ -227,14 +230,21 @@ def _decide(
                         "rules": decision.rule_ids,
                         "pack": decision.pack,
                         "recorded": recorded,
+                        **(
+                            {"overrides": [o.record() for o in decision.overridden]}
+                            if decision.overridden
+                            else {}
+                        ),
                     },
                 )
             ],
         )
     reason = decision.message if not decision.allowed else _("allowed")
-    return {
-        "id": line_id,
-        "allowed": decision.allowed,
-        "rules": decision.rule_ids,
-        "reason": reason,
-    }
+    out = {"id": line_id, "allowed": decision.allowed, "rules": decision.rule_ids, "reason": reason}
+    if decision.overridden:
+        out["overridden"] = decision.overridden_ids
+        if decision.allowed:
+            out["reason"] = _("allowed under an override of %(rules)s") % {
+                "rules": ", ".join(decision.overridden_ids)
+            }
+    return out

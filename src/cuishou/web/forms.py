@@ -95,3 +95,21 @@ class DisputeResolveForm(forms.Form):
     resolution = forms.CharField(
         label=_("How it was resolved"), widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class OverrideRequestForm(forms.Form):
+    """Ask for a compliance override of one of the case's pack's overridable rules. The
+    rule is not limited to the choices here: the service refuses any other, naming it."""
+
+    rule_id = forms.CharField(label=_("Rule"), max_length=64)
+    reason = forms.CharField(
+        label=_("Why (what the debtor asked for, and when)"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, rules: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rule_id"].widget = forms.Select(
+            choices=[(r.id, f"{r.id} — {r.override_when}") for r in rules]
+        )

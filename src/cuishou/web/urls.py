@@ -18,6 +18,13 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("allocation/", views.allocation, name="allocation"),
     path("compliance/", views.compliance, name="compliance"),
+    path("compliance/overrides/", views.override_list, name="override-list"),
+    path("compliance/overrides/new/", views.override_new, name="override-new"),
+    path(
+        "compliance/overrides/<int:pk>/decide/",
+        views.override_decide_view,
+        name="override-decide",
+    ),
     path("cases/<int:pk>/reassign/", views.case_reassign_view, name="case-reassign"),
     path("imports/", views.import_list, name="import-list"),
     path("imports/upload/", views.import_upload, name="import-upload"),

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -51,12 +52,34 @@ from cuishou.cases.selectors import (
 )
 from cuishou.cases.services import case_reveal_pii
 from cuishou.compliance.check import ContactBlocked
-from cuishou.compliance.selectors import client_rules_shown, packs_shown, refusals_summary
+from cuishou.compliance.models import ComplianceOverride
+from cuishou.compliance.overrides import (
+    override_decide,
+    override_request,
+    user_may_decide_override,
+    user_may_request_override,
+)
+from cuishou.compliance.selectors import (
+    case_overrides,
+    client_rules_shown,
+    overridable_rules,
+    override_hints,
+    override_rows,
+    overrides_all,
+    overrides_waiting,
+    packs_shown,
+    refusals_summary,
+)
 from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
 from cuishou.core.timeutil import today_shanghai
 from cuishou.portfolio.choices import ContactStatus
 from cuishou.portfolio.models import ContactPoint, ImportRun
-from cuishou.web.forms import ContactAttemptForm, DisputeResolveForm, ImportUploadForm
+from cuishou.web.forms import (
+    ContactAttemptForm,
+    DisputeResolveForm,
+    ImportUploadForm,
+    OverrideRequestForm,
+)
 from cuishou.web.selectors import (
     TIMELINE_LIMIT,
     case_contact_rows,
@@ -75,6 +98,8 @@ class HtmxHttpRequest(HttpRequest):
 
 CASES_PER_PAGE = 50
 IMPORTS_PER_PAGE = 50
+OVERRIDES_PER_PAGE = 50
+OVERRIDES_ON_COMPLIANCE_PAGE = 10
 
 
 @login_required
@@ -385,6 +410,11 @@ def _workbench_context(
             else [],
             "may_approve": request.user.has_perm("cases.approve_deescalation")
             or request.user.has_perm("cases.approve_write_off"),
+            "overrides": case_overrides(case),
+            "may_request_override": user_may_request_override(request.user)
+            and case.status in OPEN_STATUSES
+            and bool(overridable_rules(case)),
+            "override_hints": [],
         }
     )
     return context
@@ -399,6 +429,7 @@ def case_contact(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = _contact_form(case, request.POST)
     status = 200
+    hints: list[Any] = []
     if form.is_valid():
         data = form.cleaned_data
         promise = None
@@ -426,6 +457,7 @@ def case_contact(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ContactBlocked as blocked:
             form.add_error(None, blocked.decision.message)
+            hints = override_hints(case, blocked.decision.rule_ids)
             status = 409
         except ValidationError as err:
             for field, reasons in err.message_dict.items():
@@ -441,9 +473,9 @@ def case_contact(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         status = 400
     case.refresh_from_db()
-    return render(
-        request, "web/case_detail.html", _workbench_context(request, case, form), status=status
-    )
+    context = _workbench_context(request, case, form)
+    context["override_hints"] = hints
+    return render(request, "web/case_detail.html", context, status=status)
 
 
 @login_required
@@ -594,5 +626,102 @@ def compliance(request: HttpRequest) -> HttpResponse:
             "days": days,
             "packs": packs_shown(),
             "client_rules": client_rules_shown(),
+            "overrides_waiting": overrides_waiting(),
+            "overrides_recent": override_rows(overrides_all()[:OVERRIDES_ON_COMPLIANCE_PAGE]),
+            "may_decide": user_may_decide_override(request.user),
         },
     )
+
+
+@login_required
+@permission_required("audit.view_auditevent", raise_exception=True)
+def override_list(request: HttpRequest) -> HttpResponse:
+    """Every compliance override, newest first: requester, approver, reason, window, uses."""
+    page = Paginator(overrides_all(), OVERRIDES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/override_list.html",
+        {
+            "page": page,
+            "rows": override_rows(page.object_list),
+            "may_decide": user_may_decide_override(request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def override_new(request: HttpRequest) -> HttpResponse:
+    """Ask for an override on a case (``?case=ID``, optionally ``&rule=RULE``)."""
+    if not user_may_request_override(request.user):
+        raise PermissionDenied
+    raw_case = request.POST.get("case") or request.GET.get("case") or ""
+    if not raw_case.isdigit():
+        return HttpResponseBadRequest(_("Which case?"))
+    case = case_get_for_user(request.user, int(raw_case))
+    rules = overridable_rules(case)
+    form = OverrideRequestForm(
+        request.POST or None, rules=rules, initial={"rule_id": request.GET.get("rule", "")}
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                override_request(
+                    actor=request.user,
+                    case=case,
+                    rule_id=form.cleaned_data["rule_id"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as err:
+                for field, reasons in err.message_dict.items():
+                    for reason in reasons:
+                        form.add_error(field if field in form.fields else None, reason)
+            else:
+                messages.success(
+                    request, _("Override requested: it waits for a compliance officer's approval.")
+                )
+                return redirect(f"{reverse('web:case-detail', args=[case.pk])}#overrides")
+    return render(
+        request,
+        "web/override_new.html",
+        {"form": form, "case": case, "rules": rules},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def override_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve or reject a waiting override: compliance officers only, never their own."""
+    if not user_may_decide_override(request.user):
+        raise PermissionDenied
+    override = get_object_or_404(ComplianceOverride, pk=pk)
+    action = request.POST.get("action", "")
+    if action not in ("approve", "reject"):
+        return HttpResponseBadRequest(_("Unknown action."))
+    try:
+        decided = override_decide(
+            actor=request.user,
+            override=override,
+            approve=action == "approve",
+            note=request.POST.get("note", ""),
+        )
+    except ValidationError as err:
+        messages.error(request, " ".join(err.messages))
+    else:
+        if action == "approve":
+            until = timezone.localtime(decided.valid_until).strftime("%Y-%m-%d %H:%M")
+            messages.success(
+                request,
+                _("Override of %(rule)s on case #%(case)d approved: in force until %(until)s.")
+                % {"rule": decided.rule_id, "case": decided.case_id, "until": until},
+            )
+        else:
+            messages.success(
+                request,
+                _("Override of %(rule)s on case #%(case)d rejected.")
+                % {"rule": decided.rule_id, "case": decided.case_id},
+            )
+    return redirect(f"{reverse('web:compliance')}#overrides")

@@ -78,6 +78,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.add_contacthold",
         "compliance.change_contacthold",
         "compliance.view_contacthold",
+        "portfolio.add_contactconsent",
+        "portfolio.view_contactconsent",
     ],
     # Lawyer's letters, litigation, enforcement: moves cases into the legal stage.
     Role.LEGAL_OFFICER: [
@@ -90,6 +92,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.add_contacthold",
         "compliance.change_contacthold",
         "compliance.view_contacthold",
+        "portfolio.add_contactconsent",
+        "portfolio.view_contactconsent",
     ],
     # Policy packs, template approval, audit review.
     Role.COMPLIANCE_OFFICER: [
@@ -108,6 +112,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.add_contacthold",
         "compliance.change_contacthold",
         "compliance.view_contacthold",
+        "portfolio.add_contactconsent",
+        "portfolio.view_contactconsent",
     ],
     # Payments, reconciliation, settlements (by contract number; identities stay masked).
     Role.FINANCE: [*_VIEW_PORTFOLIO, "cases.view_all_cases"],

@@ -5,6 +5,11 @@ parameters, whether it is law or house policy, and the source it comes from. A c
 chooses its pack (``portfolio.Client.policy_pack``). State overlays (US) add rules for a
 debtor living in that state; an overlay rule of the same type as a pack rule applies
 besides it, so the stricter of the two decides.
+
+A rule's ``applies_to`` says whom it binds: ``all`` (the default) or ``debt_collector``
+— a rule of a law that covers debt collectors only (the FDCPA, Regulation F), skipped for
+a client that collects its own accounts (``Client.first_party_creditor``). The engine's
+house rules bind everyone.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 PACK_DIR = Path(__file__).with_name("policies")
 CHANNEL_ORDER = ("call", "sms", "email", "letter", "visit")
 ALL_CHANNELS = frozenset(CHANNEL_ORDER)
+CONSENT_CHANNELS = ("call", "sms", "email")  # the channels consent and opt-outs are kept for
 KINDS = frozenset({"law", "house"})
+APPLIES_TO = ("all", "debt_collector")
 
 
 class PackError(ValueError):
@@ -33,6 +40,7 @@ class Rule:
     source: str
     channels: frozenset[str] = ALL_CHANNELS
     params: dict[str, Any] = field(default_factory=dict)
+    applies_to: str = "all"  # or "debt_collector": skipped for a first-party creditor
 
     def param(self, name: str) -> Any:
         return self.params[name]
@@ -80,6 +88,10 @@ def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
     channels = frozenset(raw.get("channels") or ALL_CHANNELS)
     if channels - ALL_CHANNELS:
         raise PackError(f"{where}: unknown channels {sorted(channels - ALL_CHANNELS)}")
+    applies_to = raw.get("applies_to", "all")
+    if applies_to not in APPLIES_TO:
+        raise PackError(f"{where}: applies_to is all or debt_collector, not {applies_to!r}")
+    _check_params(where, raw["type"], dict(raw.get("params") or {}))
     return Rule(
         id=rule_id,
         type=raw["type"],
@@ -87,7 +99,31 @@ def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
         source=raw["source"],
         channels=channels,
         params=dict(raw.get("params") or {}),
+        applies_to=applies_to,
     )
+
+
+def _check_params(where: str, rule_type: str, params: dict[str, Any]) -> None:
+    """The parameters of the rule types that read lists."""
+    if rule_type == "prior_consent":
+        channels = params.get("required_for")
+        if not isinstance(channels, list) or set(channels) - set(CONSENT_CHANNELS):
+            raise PackError(
+                f"{where}: prior consent needs required_for, a list of call, sms, email"
+            )
+    if rule_type == "opt_out_instruction":
+        phrases = params.get("phrases")
+        if (
+            not isinstance(phrases, list)
+            or not phrases
+            or not all(isinstance(x, str) and x.strip() for x in phrases)
+        ):
+            raise PackError(f"{where}: an opt-out instruction needs phrases, a list of texts")
+
+
+def rule_applies(rule: Rule, *, first_party: bool) -> bool:
+    """Does the rule bind this client (a first-party creditor is not a debt collector)?"""
+    return not (first_party and rule.applies_to == "debt_collector")
 
 
 def pack_read(path: Path, known_types: frozenset[str]) -> Pack:
@@ -136,6 +172,7 @@ STRICTER: dict[str, dict[str, str]] = {
     "visit_visitors": {"min": "higher"},
     "calls_in_days": {"max": "lower", "days": "higher"},
     "call_after_conversation": {"days": "higher"},
+    "prior_consent": {"required_for": "more"},
 }
 MAX_FAILED_ATTEMPTS = 10  # the engine looks back on the debtor's last 10 own attempts
 
@@ -167,7 +204,13 @@ def stricter_errors(rule: Rule, params: Any) -> list[str]:
             )
             continue
         base = rule.params[name]
-        if way in ("earlier", "later"):
+        if way == "more":  # a list of channels: the pack's and more
+            ok = (
+                isinstance(value, list)
+                and set(base) <= set(value)
+                and set(value) <= set(CONSENT_CHANNELS)
+            )
+        elif way in ("earlier", "later"):
             v, b = minutes_of(value), minutes_of(base)
             noon = 12 * 60
             ok = (

@@ -56,6 +56,7 @@ from cuishou.compliance.language import (
     suit_threat,
 )
 from cuishou.compliance.packs import CONSENT_CHANNELS, minutes_of, rule_applies
+from cuishou.portfolio.choices import ConsentSource
 
 
 @dataclass(frozen=True)
@@ -546,8 +547,6 @@ def _house(a: Attempt) -> list[RuleHit]:
             )
         )
     if a.consent is not None and a.consent.withdrawn:
-        from cuishou.portfolio.choices import ConsentSource
-
         hits.append(
             RuleHit(
                 "house.opt_out",

@@ -277,10 +277,17 @@ class ContactConsent(models.Model):
         return self.source != ConsentSource.IMPORT
 
     def clean(self) -> None:
+        import datetime as dt
+
         from django.core.exceptions import ValidationError
+        from django.utils import timezone
 
         from cuishou.portfolio.choices import CONSENT_CHANNELS
 
+        if self.at is not None and self.at > timezone.now() + dt.timedelta(minutes=5):
+            raise ValidationError(
+                {"at": _("A consent or an opt-out is recorded when it was given, not ahead.")}
+            )
         if self.contact_point_id is None or not self.channel:
             return
         point = self.contact_point

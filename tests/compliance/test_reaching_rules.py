@@ -101,7 +101,7 @@ def test_the_opt_out_reason_names_the_channel_the_day_and_the_source() -> None:
         contact_point=mobile,
         text="Hello." + STOP,
     )
-    assert "opted out of text messages" in decision.message
+    assert "was opted out of text messages on 2026-06-28" in decision.message
     assert "2026-06-28" in decision.message and "STOP" in decision.message
     assert "Other channels are not affected" in decision.message
 

@@ -246,7 +246,7 @@ def test_the_case_page_records_an_opt_out_and_then_refuses_that_channel(client) 
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 409
-    assert "The debtor opted out of text messages" in response.content.decode()
+    assert "This number or address was opted out of text messages" in response.content.decode()
 
 
 def test_the_workbench_api_takes_opt_outs(client) -> None:  # type: ignore[no-untyped-def]

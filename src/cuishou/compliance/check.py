@@ -552,8 +552,8 @@ def _house(a: Attempt) -> list[RuleHit]:
                 "house.opt_out",
                 "house",
                 _(
-                    "The debtor opted out of %(channel)s on this number or address on %(day)s "
-                    "(%(source)s): no %(channel)s to it until the debtor consents again. Other "
+                    "This number or address was opted out of %(channel)s on %(day)s "
+                    "(%(source)s): no %(channel)s to it until consent is given again. Other "
                     "channels are not affected."
                 )
                 % {
@@ -861,7 +861,7 @@ def contact_check(
     day = attempt.local.date()
     rules = pack.rules_for(state)
     consent = None
-    if contact_point is not None and contact_point.pk is not None:
+    if contact_point is not None and contact_point.pk is not None and channel in CONSENT_CHANNELS:
         consent = consent_at(consents_of([contact_point.pk]).get(contact_point.pk, []), channel, at)
     barred = None
     if case is not None and any(r.type in TIME_BARRED_TYPES for r in rules):

@@ -10,8 +10,12 @@ ten of those in Massachusetts), a history of H attempts (default 10,000,000) ove
 days before the planned day — calls and SMS, two thirds unanswered, the rest answered
 with realistic outcomes, one in eight to a related person — and N planned contacts
 (default 1,000,000) on the next day from 06:00 to 23:00 local time: calls, SMS (one of
-six templates, one of them a threat) and a few visits; one in ten to a related person,
-one in 200 on a case under a hold.
+seven templates, one a threat, one a threat of suit) and a few visits; one in ten to a
+related person, one in 200 on a case under a hold. What the rules read from the portfolio:
+one US client in three collects its own accounts (first party); one contact in 100 goes to
+a number opted out of that channel and one in 200 to one with consent on record; one in 20
+to a workplace number; the employer forbids calls at work for one case in 50 and one US
+case in 30 is time-barred; one contact in 500 is a suit.
 
 It then times ``check_bulk(planned, history)`` (``seconds``), after one warm-up call on a
 small slice. The last line is one JSON object:
@@ -42,6 +46,7 @@ TEXTS = [
     "Your payment is past due. Call us to discuss options.",
     "Reply STOP to opt out. Please call us back.",
     "不还钱就让你全家不得安宁",
+    "Pay now or we will take you to court. Reply STOP to opt out.",
 ]
 US_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"]
 OUTCOMES_ANSWERED = ["rpc", "ptp", "refuses", "hardship", "claims_paid", "third_party"]
@@ -80,6 +85,8 @@ def generate(n_planned: int, n_history: int, n_cases: int):  # type: ignore[no-u
             .otherwise(pl.lit("Asia/Shanghai")),
             state=pl.when(pl.col("ma")).then(pl.lit("MA")).otherwise(pl.lit("")),
             pack=pl.when(pl.col("us") | pl.col("ma")).then(pl.lit("US")).otherwise(pl.lit("CN")),
+            employer_forbids=_unit(4) < 0.02,
+            barred=_unit(5) < 1 / 30,
         )
     )
     offsets = {
@@ -139,6 +146,9 @@ def generate(n_planned: int, n_history: int, n_cases: int):  # type: ignore[no-u
             refused=_unit(29) < 0.05,
             visitors=(1 + _rand(30) % 2).cast(pl.Int64),
             held=_unit(31) < 0.005,
+            consent=_unit(32),
+            workplace=_unit(33) < 0.05,
+            suit=_unit(34) < 0.002,
         )
         .join(cases, on="case_id", how="left")
     )
@@ -171,7 +181,7 @@ def generate(n_planned: int, n_history: int, n_cases: int):  # type: ignore[no-u
         ((day + 86400 + pl.col("local") - pl.col("tz").replace_strict(offsets) * 3600) * 1_000_000)
         .cast(pl.Datetime("us", "UTC"))
         .alias("at"),
-        pl.lit("collect").alias("purpose"),
+        pl.when(pl.col("suit")).then(pl.lit("suit")).otherwise(pl.lit("collect")).alias("purpose"),
         pl.when(pl.col("channel") == "sms")
         .then(pl.col("text"))
         .otherwise(pl.lit(""))
@@ -179,6 +189,16 @@ def generate(n_planned: int, n_history: int, n_cases: int):  # type: ignore[no-u
         pl.when(pl.col("channel") == "visit").then(pl.col("visitors")).alias("visitors"),
         (pl.col("channel") == "visit").alias("route_approved"),
         pl.col("held"),
+        ((pl.col("pack") == "US") & (pl.col("case_id") % 3 == 0)).alias("first_party"),
+        pl.when(pl.col("consent") < 0.01)
+        .then(pl.lit("withdrawn"))
+        .when(pl.col("consent") < 0.015)
+        .then(pl.lit("given"))
+        .alias("consent_state"),
+        (pl.col("consent").is_between(0.01, 0.0125, closed="left")).alias("consent_direct"),
+        pl.col("workplace"),
+        pl.col("employer_forbids"),
+        ((pl.col("pack") == "US") & pl.col("barred")).alias("time_barred"),
     ).cast(PLANNED_SCHEMA)  # type: ignore[arg-type]
     return planned, history
 

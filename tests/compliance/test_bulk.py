@@ -12,11 +12,13 @@ from cuishou.compliance.bulk import check_bulk, history_frame, override_frame, p
 from cuishou.compliance.check import client_overrides, contact_check
 from cuishou.compliance.models import ClientRule, ComplianceOverride, ContactHold
 from cuishou.compliance.packs import pack_get
+from cuishou.portfolio.models import ContactConsent
 from tests.factories import (
     AddressFactory,
     CaseFactory,
     ClientFactory,
     ContactPointFactory,
+    LoanFactory,
     RelatedPersonFactory,
     UserFactory,
 )
@@ -43,7 +45,22 @@ TEXTS = [
     "不还钱就让你全家不得安宁",
     "Please call us back.",
     "Your loan is overdue.",
+    "Please call us back. Reply STOP to opt out.",
+    "Your statement. Unsubscribe: https://x.example/u",
+    "We will take you to court. Reply STOP to opt out.",
+    "我们将向法院起诉你",
 ]
+# The rules this test must see decide at least once over its seeds.
+NEW_RULES = {
+    "house.opt_out",
+    "us.opt_out_instruction",
+    "us.workplace_calls",
+    "us.employer_email",
+    "us.time_barred_suit",
+    "us.time_barred_threat",
+}
+SEEN: set[str] = set()
+DAY0 = dt.date(2026, 7, 1)
 ADDRESSES = [
     "",
     "5 Broadway, New York, NY 10004",
@@ -52,11 +69,25 @@ ADDRESSES = [
 ]
 
 
+def _day(rng: random.Random) -> dt.date:
+    return DAY0 + dt.timedelta(days=rng.randrange(-2, 14))
+
+
 def _file(rng: random.Random, pack: str):  # type: ignore[no-untyped-def]
     case = CaseFactory(
-        client=ClientFactory(policy_pack=pack),
+        client=ClientFactory(policy_pack=pack, first_party_creditor=rng.random() < 0.3),
         status=rng.choice(["open"] * 8 + ["paused", "closed"]),
     )
+    if rng.random() < 0.5:
+        case.debtor.employer_forbids_calls_since = _day(rng)
+        case.debtor.save()
+    for _ in range(rng.randrange(0, 3)):  # loans with (or without) a limitation date
+        LoanFactory(
+            client=case.client,
+            debtor=case.debtor,
+            limitation_on=rng.choice([None, _day(rng), _day(rng), _day(rng)]),
+            status=rng.choice(["active"] * 3 + ["paid_off"]),
+        )
     if rng.random() < 0.2:
         start = dt.date(2026, 7, 1) + dt.timedelta(days=rng.randrange(0, 12))
         ContactHold.objects.create(
@@ -75,9 +106,25 @@ def _file(rng: random.Random, pack: str):  # type: ignore[no-untyped-def]
             debtor=case.debtor,
             value=f"138{rng.randrange(10**8):08d}",
             status=rng.choice(["unverified"] * 6 + ["invalid"]),
+            is_workplace=rng.random() < 0.3,
         )
         for _ in range(2)
     ]
+    email = ContactPointFactory(
+        debtor=case.debtor,
+        kind="email",
+        value=f"d{rng.randrange(10**8)}@example.com",
+        is_workplace=rng.random() < 0.4,
+    )
+    for point in [*own, email]:  # consent histories: opt-outs, consent again, the file's word
+        for _ in range(rng.randrange(0, 4)):
+            ContactConsent.objects.create(
+                contact_point=point,
+                channel="email" if point.kind == "email" else rng.choice(["call", "sms"]),
+                state=rng.choice(["withdrawn", "withdrawn", "given"]),
+                source=rng.choice(["import", "call", "reply", "written"]),
+                at=dt.datetime.combine(_day(rng), dt.time(rng.randrange(24)), tzinfo=dt.UTC),
+            )
     colleague = RelatedPersonFactory(
         debtor=case.debtor, relation="colleague", refused_contact=rng.random() < 0.2
     )
@@ -96,12 +143,13 @@ def _file(rng: random.Random, pack: str):  # type: ignore[no-untyped-def]
             ),
         ),
     ]
-    return case, own, people
+    return case, (own, email), people
 
 
-def _target(rng: random.Random, own, people):  # type: ignore[no-untyped-def]
+def _target(rng: random.Random, own, people, channel: str = "call"):  # type: ignore[no-untyped-def]
+    phones, email = own
     if rng.random() < 0.6:
-        return "debtor", rng.choice(own), None
+        return "debtor", email if channel == "email" else rng.choice(phones), None
     person, point = rng.choice(people)
     return "related", point, person
 
@@ -110,7 +158,7 @@ def _target(rng: random.Random, own, people):  # type: ignore[no-untyped-def]
 def test_bulk_equals_single(seed: int) -> None:
     rng = random.Random(seed)
     start = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
-    files = [_file(rng, rng.choice(["CN", "US"])) for _ in range(6)]
+    files = [_file(rng, rng.choice(["CN", "US", "US"])) for _ in range(8)]
     # Some clients set stricter rules.
     for case, _, _ in files[:3]:
         if case.client.policy_pack == "CN":
@@ -142,10 +190,10 @@ def test_bulk_equals_single(seed: int) -> None:
                 attempted_at=start + dt.timedelta(minutes=rng.randrange(0, 10 * 24 * 60)),
             )
     planned = []
-    for n in range(120):
+    for n in range(160):
         case, own, people = rng.choice(files)
-        party, point, person = _target(rng, own, people)
         channel = rng.choice(["call", "call", "sms", "email", "letter", "visit"])
+        party, point, person = _target(rng, own, people, channel)
         planned.append(
             {
                 "id": n,
@@ -155,7 +203,7 @@ def test_bulk_equals_single(seed: int) -> None:
                 "contact_point": None if channel in ("visit", "letter") else point,
                 "related_person": person,
                 "at": start + dt.timedelta(minutes=rng.randrange(0, 12 * 24 * 60)),
-                "purpose": rng.choice(["collect"] * 5 + ["notice", "dispute"]),
+                "purpose": rng.choice(["collect"] * 5 + ["notice", "dispute", "suit"]),
                 "text": rng.choice(TEXTS) if channel in ("sms", "email", "letter") else "",
                 "visitors": rng.choice([None, 1, 2]),
                 "route_approved": rng.choice([None, True]),
@@ -188,6 +236,7 @@ def test_bulk_equals_single(seed: int) -> None:
         assert list(result.filter(id=str(contact["id"]))["allowed"]) == [single.allowed]
         blocked += not single.allowed
         lifted += bool(single.overridden)
+        SEEN.update(single.rule_ids)
     assert 0 < blocked < len(planned)  # the scenarios decide both ways
     assert lifted  # and some contacts are allowed or refused with a rule lifted
 
@@ -217,6 +266,14 @@ def _overrides(rng: random.Random, planned: list[dict]) -> None:  # type: ignore
             valid_from=frm if status == "approved" else None,
             valid_until=until,
         )
+
+
+def test_the_random_portfolios_reached_the_new_rules() -> None:
+    """Runs after the seeds above (file order): each rule of opt-outs, workplace and
+    time-barred debt decided at least one of their contacts, so the equality covered it."""
+    if not SEEN:
+        pytest.skip("run with test_bulk_equals_single")
+    assert NEW_RULES <= SEEN, NEW_RULES - SEEN
 
 
 def test_the_local_day_is_the_debtors() -> None:

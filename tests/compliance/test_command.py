@@ -106,3 +106,53 @@ def test_recorded_attempts_count_for_the_lines_after_them(portfolio, tmp_path) -
     )
     assert again == out
     assert ContactAttempt.objects.filter(case=portfolio).count() == 7
+
+
+def test_the_us_rules_decide_file_lines_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from cuishou.portfolio.models import ContactConsent
+    from tests.factories import AddressFactory
+
+    client = ClientFactory(code="US1", policy_pack="US")
+    case = CaseFactory(client=client)
+    AddressFactory(debtor=case.debtor, text="5 Broadway, New York, NY 10004")
+    LoanFactory(
+        client=client, debtor=case.debtor, contract_no="US-1", limitation_on=dt.date(2026, 6, 30)
+    )
+    mobile = ContactPointFactory(debtor=case.debtor, value="+12125550100", is_primary=True)
+    ContactConsent.objects.create(
+        contact_point=mobile,
+        channel="sms",
+        state="withdrawn",
+        at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
+        source="reply",
+    )
+
+    def us(n: str, **kw: object) -> dict[str, object]:
+        return {"id": n, "client": "US1", "contract_no": "US-1", "to": "debtor", **kw}
+
+    out = run(
+        tmp_path,
+        [
+            us("suit", channel="letter", purpose="suit", at="2026-07-01T10:00:00-04:00"),
+            us("suit-on-time", channel="letter", purpose="suit", at="2026-06-30T10:00:00-04:00"),
+            us("threat", channel="letter", text="We will sue you.", at="2026-07-01T10:00:00-04:00"),
+            us(
+                "stop",
+                channel="sms",
+                text="Hi. Reply STOP to opt out.",
+                at="2026-07-01T10:00:00-04:00",
+            ),
+            us("call", channel="call", answered=False, at="2026-07-01T10:00:00-04:00"),
+            us("odd", channel="letter", purpose="arrest", at="2026-07-01T10:00:00-04:00"),
+        ],
+    )
+    by_id = {o["id"]: o for o in out}
+    assert by_id["suit"]["rules"] == ["us.time_barred_suit"]
+    assert "no suit may be filed" in str(by_id["suit"]["reason"])
+    assert by_id["suit-on-time"]["allowed"] is True  # the limitation date itself
+    assert by_id["threat"]["rules"] == ["us.time_barred_threat"]
+    assert by_id["stop"]["rules"] == ["house.opt_out"]  # opted out of SMS on that number
+    assert by_id["call"]["allowed"] is True  # calls are not opted out
+    assert str(by_id["odd"]["error"]).startswith("purpose:")

@@ -301,7 +301,7 @@ def test_us_a_third_party_is_asked_once_and_never_told_about_the_debt() -> None:
         ten,
         channel="sms",
         to="colleague",
-        text="Please ask John to call us about his overdue loan.",
+        text="Please ask John to call us about his overdue loan. Reply STOP to opt out.",
     ) == ["us.third_party_no_disclosure"]
 
 

@@ -87,6 +87,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payments.view_payment",
         "payments.view_paymentreversal",
         "payments.approve_reversal",
+        "portfolio.add_contactconsent",
+        "portfolio.view_contactconsent",
     ],
     # Lawyer's letters, litigation, enforcement: moves cases into the legal stage.
     Role.LEGAL_OFFICER: [
@@ -99,6 +101,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.add_contacthold",
         "compliance.change_contacthold",
         "compliance.view_contacthold",
+        "portfolio.add_contactconsent",
+        "portfolio.view_contactconsent",
     ],
     # Policy packs, template approval, audit review.
     Role.COMPLIANCE_OFFICER: [
@@ -118,6 +122,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.change_contacthold",
         "compliance.view_contacthold",
         "compliance.view_complianceoverride",
+        "portfolio.add_contactconsent",
+        "portfolio.view_contactconsent",
     ],
     # Payments, reconciliation, settlements (by contract number; identities stay masked).
     # Posting a payment and asking for a reversal; approving another person's reversal.

@@ -52,6 +52,9 @@ class ContactIn(Schema):
     notes: str = ""
     next_follow_up_at: dt.datetime | None = None
     promise: list[PromiseIn] = []
+    opt_outs: list[str] = []  # channels (call, sms, email) the person reached opted out of
+    consents: list[str] = []  # channels the person consents to (again)
+    employer_forbids_calls: bool = False  # the debtor says the employer forbids calls at work
 
 
 class ContactOut(Schema):
@@ -149,6 +152,9 @@ def contact_create(request: HttpRequest, case_id: int, payload: ContactIn) -> An
             notes=payload.notes,
             next_follow_up_at=payload.next_follow_up_at,
             promise_instalments=[(p.due_on, p.amount) for p in payload.promise] or None,
+            opt_outs=payload.opt_outs,
+            consents=payload.consents,
+            employer_forbids_calls=payload.employer_forbids_calls,
         )
     except ContactBlocked as blocked:
         return Status(409, {"detail": blocked.decision.message, "rules": blocked.decision.rule_ids})

@@ -7,6 +7,12 @@ marks that contact point invalid; a third party who refuses is never contacted a
 ``disputes`` opens a Dispute, which pauses collection on the case until resolved. One
 allowed under a compliance override records ``override:<rule id>`` among its rules, names
 the override and its approver in its audit event, and counts a use of the override.
+
+What the person reached said about being contacted is recorded with the attempt: an
+opt-out of a channel (or consent to it again) goes on the number or address used when it
+takes that channel, else on each of that person's numbers or addresses that do
+(``ContactConsent``, from a call, a visit, a reply or a letter); the debtor's "my employer
+forbids calls at work" goes on the debtor from the attempt's day.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -37,13 +44,28 @@ from cuishou.cases.selectors import case_work_require
 from cuishou.compliance.check import ContactBlocked, Decision, contact_check
 from cuishou.compliance.overrides import override_uses_record
 from cuishou.core.timeutil import require_aware
-from cuishou.portfolio.choices import ContactKind, ContactStatus
+from cuishou.portfolio.choices import (
+    CONSENT_CHANNELS,
+    ConsentSource,
+    ConsentState,
+    ContactKind,
+    ContactStatus,
+)
 from cuishou.portfolio.models import ContactPoint, RelatedPerson
+from cuishou.portfolio.services import contact_consent_record, debtor_employer_forbids_set
 
 NOTES_MAX = 4000
 # Channels that go to a phone number or an e-mail address.
 _CHANNEL_KIND = {Channel.CALL: ContactKind.PHONE, Channel.SMS: ContactKind.PHONE}
 _CHANNEL_KIND[Channel.EMAIL] = ContactKind.EMAIL
+# Where what the person said came from, by the attempt's channel.
+_CONSENT_SOURCE = {
+    Channel.CALL: ConsentSource.CALL,
+    Channel.SMS: ConsentSource.REPLY,
+    Channel.EMAIL: ConsentSource.REPLY,
+    Channel.LETTER: ConsentSource.WRITTEN,
+    Channel.VISIT: ConsentSource.VISIT,
+}
 
 
 def _validate(
@@ -57,6 +79,9 @@ def _validate(
     attempted_at: dt.datetime,
     next_follow_up_at: dt.datetime | None,
     notes: str,
+    opt_outs: Sequence[str] = (),
+    consents: Sequence[str] = (),
+    employer_forbids_calls: bool = False,
 ) -> dict[str, list[str]]:
     """Field → reasons; empty when the attempt is consistent."""
     errors: dict[str, list[str]] = {}
@@ -109,7 +134,33 @@ def _validate(
         bad("next_follow_up_at", _("The next follow-up must be after this attempt."))
     if len(notes) > NOTES_MAX:
         bad("notes", _("Notes are limited to %(n)d characters.") % {"n": NOTES_MAX})
+    for name, channels in (("opt_outs", opt_outs), ("consents", consents)):
+        if set(channels) - {"call", "sms", "email"}:
+            bad(name, _("Say calls, SMS or e-mail."))
+        elif channels and party == Party.NOBODY:
+            bad(name, _("Nobody was reached, so nobody said so."))
+    if set(opt_outs) & set(consents):
+        bad("consents", _("A channel is opted out of or consented to, not both."))
+    if employer_forbids_calls and party != Party.DEBTOR:
+        bad("employer_forbids_calls", _("Only the debtor can say the employer forbids calls."))
     return errors
+
+
+def _consent_points(
+    case: Case,
+    channel: str,
+    contact_point: ContactPoint | None,
+    person: RelatedPerson | None,
+) -> list[ContactPoint]:
+    """The numbers or addresses an opt-out of (or consent to) ``channel`` said on this
+    attempt applies to: the one used when it takes the channel, else each of the person's
+    that does (the debtor's own, or the related person's)."""
+    if contact_point is not None and channel in CONSENT_CHANNELS.get(contact_point.kind, ()):
+        return [contact_point]
+    kinds = [kind for kind, takes in CONSENT_CHANNELS.items() if channel in takes]
+    points = ContactPoint.objects.filter(debtor_id=case.debtor_id, kind__in=kinds)
+    points = points.filter(related_person=person) if person else points.filter(related_person=None)
+    return list(points.order_by("pk"))
 
 
 def contact_attempt_log(
@@ -126,13 +177,18 @@ def contact_attempt_log(
     attempted_at: dt.datetime | None = None,
     purpose: str = "collect",
     promise_instalments: Sequence[tuple[dt.date, Decimal]] | None = None,
+    opt_outs: Sequence[str] = (),
+    consents: Sequence[str] = (),
+    employer_forbids_calls: bool = False,
 ) -> ContactAttempt:
     """Check the contact with compliance, then record it and what its outcome implies.
 
     Raises ValidationError (field → reasons) for an inconsistent attempt,
     PermissionDenied outside the actor's scope, ContactBlocked when compliance refuses
     (the refusal is audited). ``promise_instalments`` ((due date, amount), …) records
-    the promise of a ``ptp`` outcome in the same transaction."""
+    the promise of a ``ptp`` outcome in the same transaction; ``opt_outs`` and
+    ``consents`` (channels: call, sms, email) what the person reached said about being
+    contacted, ``employer_forbids_calls`` the debtor's answer about calls at work."""
     case_work_require(actor, case)
     attempted_at = require_aware(attempted_at or timezone.now(), field="attempted_at")
     if next_follow_up_at is not None:
@@ -148,7 +204,23 @@ def contact_attempt_log(
         attempted_at=attempted_at,
         next_follow_up_at=next_follow_up_at,
         notes=notes,
+        opt_outs=opt_outs,
+        consents=consents,
+        employer_forbids_calls=employer_forbids_calls,
     )
+    if errors:
+        raise ValidationError(errors)
+    person = related_person if party == Party.RELATED else None
+    said = [(ch, ConsentState.WITHDRAWN) for ch in opt_outs] + [
+        (ch, ConsentState.GIVEN) for ch in consents
+    ]
+    targets = {ch: _consent_points(case, ch, contact_point, person) for ch, _state in said}
+    for channel_said, found in targets.items():
+        if not found:
+            errors.setdefault("opt_outs" if channel_said in opt_outs else "consents", []).append(
+                _("There is no number or address on file for %(channel)s.")
+                % {"channel": Channel(channel_said).label}
+            )
     if errors:
         raise ValidationError(errors)
     if (
@@ -235,6 +307,25 @@ def contact_attempt_log(
             promise_create(
                 actor=actor, case=case, instalments=promise_instalments, contact_attempt=attempt
             )
+        for channel_said, state in said:
+            for point in targets[channel_said]:
+                contact_consent_record(
+                    actor=actor,
+                    contact_point=point,
+                    channel=channel_said,
+                    state=state,
+                    source=_CONSENT_SOURCE[Channel(channel)],
+                    at=attempted_at,
+                    note=f"contact attempt #{attempt.pk}",
+                    case_id=case.pk,
+                )
+        if employer_forbids_calls:
+            debtor_employer_forbids_set(
+                actor=actor,
+                debtor=case.debtor,
+                since=attempted_at.astimezone(ZoneInfo(_debtor_zone(case))).date(),
+                case_id=case.pk,
+            )
         if outcome == Outcome.DISPUTES:
             dispute_open(
                 actor=actor,
@@ -248,6 +339,13 @@ def contact_attempt_log(
 def _overrides(decision: Decision) -> dict[str, Any]:
     """The audit event's ``overrides`` (rule, override, approver) when any lifted a rule."""
     return {"overrides": [o.record() for o in decision.overridden]} if decision.overridden else {}
+
+
+def _debtor_zone(case: Case) -> str:
+    from cuishou.compliance.check import debtor_zone
+    from cuishou.compliance.packs import pack_get
+
+    return debtor_zone(case.debtor, pack_get(case.client.policy_pack))[0]
 
 
 def _contact_point_invalidate(*, actor: Any, case: Case, contact_point: ContactPoint) -> None:

@@ -11,7 +11,13 @@ frames:
 ``party``, ``contact_point_id`` (or null), ``point_status`` (or null),
 ``related_person_id`` (or null), ``third_party`` and ``refused`` (bools), ``at`` (UTC),
 ``purpose``, ``text``, ``visitors`` (or null), ``route_approved`` (or null), ``held`` (a
-hold is in force on the contact's local day).
+hold is in force on the contact's local day), ``first_party`` (the client collects its own
+accounts), ``consent_state`` (the latest consent entry of the contact point for the
+channel at ``at``: ``given``, ``withdrawn`` or null), ``consent_direct`` (that entry is
+consent given by the debtor directly), ``workplace`` (the contact point is the debtor's
+workplace or employer-provided), ``employer_forbids`` (the debtor said the employer
+forbids calls at work, on or before the local day), ``time_barred`` (every loan of the
+case is past its limitation date on the local day).
 
 ``history`` — one row per logged attempt: ``case_id``, ``at`` (UTC), ``channel``,
 ``party``, ``outcome``, ``contact_point_id``, ``related_person_id``, ``own_point``
@@ -36,8 +42,20 @@ import polars as pl
 
 from cuishou.cases.choices import UNANSWERED_OUTCOMES, Outcome
 from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT, history_days
-from cuishou.compliance.language import debt_disclosure, prohibited_language
-from cuishou.compliance.packs import Pack, Rule, minutes_of, pack_get, rules_with
+from cuishou.compliance.language import (
+    debt_disclosure,
+    phrases_found,
+    prohibited_language,
+    suit_threat,
+)
+from cuishou.compliance.packs import (
+    CONSENT_CHANNELS,
+    Pack,
+    Rule,
+    minutes_of,
+    pack_get,
+    rules_with,
+)
 
 _UNANSWERED = [o.value for o in UNANSWERED_OUTCOMES]
 _FAILED = [*_UNANSWERED, Outcome.WRONG_NUMBER.value]
@@ -166,6 +184,13 @@ def check_bulk(
             p["point_status"].is_in(["invalid", "do_not_contact"]).fill_null(False),
         )
     )
+    masks.append(
+        (
+            "house.opt_out",
+            p["channel"].is_in(CONSENT_CHANNELS)
+            & (p["consent_state"] == "withdrawn").fill_null(False),
+        )
+    )
 
     # Each pack's rules on its own rows and their cases' history only; a client with
     # stricter settings (``overrides``: client → rule id → parameters) is a group of its own.
@@ -291,6 +316,8 @@ def _pack_masks(
     out = []
     for rule, scope in rules:
         applies = scope & pp["channel"].is_in(sorted(rule.channels))
+        if rule.applies_to == "debt_collector":  # not for a first-party creditor
+            applies = applies & ~pp["first_party"].fill_null(False)
         blocked = _rule_mask(rule, pp, hp, callsp, once, full=fullp, first=first)
         mask = pl.repeat(False, p.height, eager=True).scatter(
             rows, applies & blocked.fill_null(False)
@@ -400,6 +427,26 @@ def _rule_mask(
             ),
         )
         return p["third_party"] & (n > 0)
+    point = p["contact_point_id"].is_not_null()
+    given = (p["consent_state"] == "given").fill_null(False)
+    if t == "prior_consent":
+        return p["channel"].is_in(list(rule.param("required_for"))) & ~given
+    if t == "opt_out_instruction":
+        phrases = tuple(rule.param("phrases"))
+        says = once(
+            f"opt_out_{phrases}", lambda: _texts(p, lambda text: phrases_found(text, phrases))
+        )
+        return (p["text"] != "") & ~says
+    if t == "workplace_calls":
+        return point & p["workplace"].fill_null(False) & p["employer_forbids"].fill_null(False)
+    if t == "employer_email":
+        direct = given & p["consent_direct"].fill_null(False)
+        return point & p["workplace"].fill_null(False) & ~direct
+    if t == "time_barred_suit":
+        return p["time_barred"].fill_null(False) & (p["purpose"] == "suit")
+    if t == "time_barred_threat":
+        threat = once("suit_threat", lambda: _texts(p, suit_threat))
+        return p["time_barred"].fill_null(False) & threat
     raise ValueError(f"no bulk check of type {t!r}")
 
 
@@ -413,7 +460,17 @@ def planned_frame(contacts: Iterable[dict[str, Any]]) -> pl.DataFrame:
     addresses and holds are read once for all of them."""
     from django.db.models import prefetch_related_objects
 
-    from cuishou.compliance.check import debtor_zone, hold_in_force, holds_of
+    from cuishou.compliance.check import (
+        TIME_BARRED_TYPES,
+        consent_at,
+        consents_of,
+        debtor_zone,
+        employer_forbids_on,
+        hold_in_force,
+        holds_of,
+        limitations_of,
+        time_barred_since,
+    )
 
     contacts = list(contacts)
     cases = {c["case"].pk: c["case"] for c in contacts}
@@ -423,6 +480,16 @@ def planned_frame(contacts: Iterable[dict[str, Any]]) -> pl.DataFrame:
         pk: debtor_zone(case.debtor, pack_get(case.client.policy_pack))
         for pk, case in cases.items()
     }
+    consents = consents_of(
+        {c["contact_point"].pk for c in contacts if c.get("contact_point") is not None}
+    )
+    # The loans' limitation dates, for the cases whose pack has a time-barred rule.
+    barrable = [
+        (case.client_id, case.debtor_id)
+        for case in cases.values()
+        if any(r.type in TIME_BARRED_TYPES for r in pack_get(case.client.policy_pack).all_rules)
+    ]
+    limitations = limitations_of(barrable)
     rows = []
     for c in contacts:
         case, point, person, party = (
@@ -432,6 +499,13 @@ def planned_frame(contacts: Iterable[dict[str, Any]]) -> pl.DataFrame:
             c["party"],
         )
         zone, state = places[case.pk]
+        day = c["at"].astimezone(ZoneInfo(zone)).date()
+        consent = (
+            consent_at(consents.get(point.pk, []), c["channel"], c["at"])
+            if point is not None
+            else None
+        )
+        key = (case.client_id, case.debtor_id)
         rows.append(
             {
                 "id": str(c["id"]),
@@ -453,9 +527,14 @@ def planned_frame(contacts: Iterable[dict[str, Any]]) -> pl.DataFrame:
                 "text": c.get("text", "") or "",
                 "visitors": c.get("visitors"),
                 "route_approved": c.get("route_approved"),
-                "held": bool(
-                    hold_in_force(holds.get(case.pk, []), c["at"].astimezone(ZoneInfo(zone)).date())
-                ),
+                "held": bool(hold_in_force(holds.get(case.pk, []), day)),
+                "first_party": bool(case.client.first_party_creditor),
+                "consent_state": consent.state if consent is not None else None,
+                "consent_direct": bool(consent is not None and consent.direct),
+                "workplace": bool(point is not None and point.is_workplace),
+                "employer_forbids": employer_forbids_on(case.debtor, day),
+                "time_barred": key in limitations
+                and time_barred_since(limitations[key], day) is not None,
             }
         )
     return pl.DataFrame(rows, schema=PLANNED_SCHEMA)
@@ -517,6 +596,12 @@ PLANNED_SCHEMA: dict[str, Any] = {
     "visitors": pl.Int64,
     "route_approved": pl.Boolean,
     "held": pl.Boolean,
+    "first_party": pl.Boolean,
+    "consent_state": pl.String,
+    "consent_direct": pl.Boolean,
+    "workplace": pl.Boolean,
+    "employer_forbids": pl.Boolean,
+    "time_barred": pl.Boolean,
 }
 OVERRIDE_SCHEMA: dict[str, Any] = {
     "case_id": pl.Int64,

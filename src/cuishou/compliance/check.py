@@ -11,7 +11,15 @@ What it checks:
   rule, each of a type below, in the debtor's local time (``debtor_timezone``);
 - the **house rules** every pack shares: no contact on a closed case; while a dispute is
   open only the debtor, about the dispute; none while a hold (bankruptcy, litigation) is
-  in force; no contact point marked invalid or do-not-contact.
+  in force; no contact point marked invalid or do-not-contact; no channel a number or
+  address has opted out of (``ContactConsent``: the latest entry for that number and
+  channel decides, and an opt-out of SMS or e-mail leaves calls alone).
+
+What a rule reads besides the history: the consent on record for the number and channel,
+whether the number is the debtor's workplace and the employer forbids calls there, whether
+the case's debt is time-barred on the debtor's day (``time_barred_since``), and whether
+the client collects its own accounts (a rule with ``applies_to = "debt_collector"`` is
+skipped for a first-party creditor).
 
 The history a rule counts (answered calls today, unanswered attempts on a number,
 attempts in the last 7 days) is the case's logged contact attempts before ``at``.
@@ -45,8 +53,15 @@ from cuishou.cases.choices import (
     Outcome,
     Party,
 )
-from cuishou.compliance.language import LanguageHit, debt_disclosure, prohibited_language
-from cuishou.compliance.packs import minutes_of
+from cuishou.compliance.language import (
+    LanguageHit,
+    debt_disclosure,
+    phrases_found,
+    prohibited_language,
+    suit_threat,
+)
+from cuishou.compliance.packs import CONSENT_CHANNELS, minutes_of, rule_applies
+from cuishou.portfolio.choices import ConsentSource
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,24 @@ CONVERSATION_OUTCOMES = frozenset(
 
 
 @dataclass(frozen=True)
+class Consent:
+    """The latest consent entry of a number or address for a channel, as the rules read it."""
+
+    state: str  # "given" or "withdrawn"
+    source: str  # import, call, reply, written
+    at: dt.datetime
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.state == "withdrawn"
+
+    @property
+    def direct(self) -> bool:
+        """Given by the debtor directly (any source but the client's file)."""
+        return self.state == "given" and self.source != "import"
+
+
+@dataclass(frozen=True)
 class Attempt:
     """A contact about to happen, with what the rules need to know about it."""
 
@@ -156,7 +189,7 @@ class Attempt:
     at: dt.datetime
     contact_point: Any = None
     related_person: Any = None
-    purpose: str = "collect"  # collect | dispute | locate | notice
+    purpose: str = "collect"  # collect | dispute | locate | notice | suit (a legal filing)
     text: str = ""  # what goes out (SMS, e-mail, letter)
     notes: str = ""  # the collector's notes (checked for prohibited language only)
     own_points: frozenset[int] = frozenset()  # the debtor's own contact points
@@ -165,6 +198,10 @@ class Attempt:
     history: tuple[Past, ...] = ()
     timezone: str = "Asia/Shanghai"
     hold: str = ""  # the kind of a hold in force on the day, translated, or ""
+    consent: Consent | None = None  # the latest entry for the contact point and channel
+    employer_forbids: bool = False  # the debtor said so, on or before the day
+    time_barred_since: dt.date | None = None  # the last limitation date, when all passed
+    first_party: bool = False  # the client collects its own accounts
 
     @property
     def local(self) -> dt.datetime:
@@ -395,6 +432,91 @@ def _location_once(rule: Any, a: Attempt) -> str | None:
     return _("A third party is contacted once only, to learn where the debtor is.")
 
 
+_CHANNEL_WORDS = {
+    "call": gettext_lazy("calls"),
+    "sms": gettext_lazy("text messages"),
+    "email": gettext_lazy("e-mail"),
+}
+
+
+def _channel_words(channel: str) -> str:
+    return str(_CHANNEL_WORDS.get(channel, channel))
+
+
+def _prior_consent(rule: Any, a: Attempt) -> str | None:
+    if a.channel not in rule.param("required_for"):
+        return None
+    if a.consent is not None and a.consent.state == "given":
+        return None
+    return _(
+        "%(channel)s to this number or address need the debtor's consent first, and none "
+        "is on record."
+    ) % {"channel": _channel_words(a.channel).capitalize()}
+
+
+def _opt_out_instruction(rule: Any, a: Attempt) -> str | None:
+    if not a.text or phrases_found(a.text, tuple(rule.param("phrases"))):
+        return None
+    return _(
+        "Every e-mail and text message must tell the reader how to opt out (for example "
+        "“%(example)s”): this one does not."
+    ) % {"example": rule.params.get("example") or rule.param("phrases")[0]}
+
+
+def _workplace_calls(rule: Any, a: Attempt) -> str | None:
+    point = a.contact_point
+    if point is None or not point.is_workplace or not a.employer_forbids:
+        return None
+    return _(
+        "This is the debtor's workplace number and the debtor said the employer forbids "
+        "calls at work (since %(day)s): do not call or text it; use another number."
+    ) % {"day": a.case.debtor.employer_forbids_calls_since.isoformat()}
+
+
+def _employer_email(rule: Any, a: Attempt) -> str | None:
+    point = a.contact_point
+    if point is None or not point.is_workplace or (a.consent is not None and a.consent.direct):
+        return None
+    return _(
+        "This e-mail address was provided by the debtor's employer: no e-mail to it unless "
+        "the debtor consents to it directly or writes to us from it."
+    )
+
+
+def _time_barred_suit(rule: Any, a: Attempt) -> str | None:
+    if a.time_barred_since is None or a.purpose != "suit":
+        return None
+    return _(
+        "The debt is time-barred (the limitation period ended on %(day)s): no suit may be "
+        "filed on it."
+    ) % {"day": a.time_barred_since.isoformat()}
+
+
+def _time_barred_threat(rule: Any, a: Attempt) -> str | None:
+    if a.time_barred_since is None:
+        return None
+    found = []
+    for label, text in ((_("The text"), a.text), (_("The notes"), a.notes)):
+        hits = suit_threat(text)
+        if hits:
+            found.append(
+                _("%(what)s threatens a lawsuit: %(found)s.")
+                % {"what": label, "found": _spans(text, hits)}
+            )
+    if not found:
+        return None
+    return " ".join(
+        [
+            _(
+                "The debt is time-barred (the limitation period ended on %(day)s): nobody may "
+                "threaten to sue on it."
+            )
+            % {"day": a.time_barred_since.isoformat()},
+            *found,
+        ]
+    )
+
+
 CHECKS: dict[str, Callable[[Any, Attempt], str | None]] = {
     "quiet_hours": _quiet_hours,
     "answered_calls_per_day": _answered_calls_per_day,
@@ -410,6 +532,12 @@ CHECKS: dict[str, Callable[[Any, Attempt], str | None]] = {
     "calls_in_days": _calls_in_days,
     "call_after_conversation": _call_after_conversation,
     "location_once": _location_once,
+    "prior_consent": _prior_consent,
+    "opt_out_instruction": _opt_out_instruction,
+    "workplace_calls": _workplace_calls,
+    "employer_email": _employer_email,
+    "time_barred_suit": _time_barred_suit,
+    "time_barred_threat": _time_barred_threat,
 }
 
 
@@ -451,6 +579,23 @@ def _house(a: Attempt) -> list[RuleHit]:
                 "house",
                 _("This number or address is marked %(status)s: it is not used.")
                 % {"status": point.get_status_display()},
+            )
+        )
+    if a.consent is not None and a.consent.withdrawn:
+        hits.append(
+            RuleHit(
+                "house.opt_out",
+                "house",
+                _(
+                    "This number or address was opted out of %(channel)s on %(day)s "
+                    "(%(source)s): no %(channel)s to it until consent is given again. Other "
+                    "channels are not affected."
+                )
+                % {
+                    "channel": _channel_words(a.channel),
+                    "day": a.consent.at.astimezone(ZoneInfo(a.timezone)).date().isoformat(),
+                    "source": ConsentSource(a.consent.source).label,
+                },
             )
         )
     return hits
@@ -676,6 +821,71 @@ def _lift(
     return [h for h in hits if h.rule_id not in granted], lifted
 
 
+def consents_of(point_ids: Iterable[int]) -> dict[int, list[Any]]:
+    """contact point → its consent entries (``ContactConsent``), oldest first, in one query."""
+    from cuishou.portfolio.models import ContactConsent
+
+    out: dict[int, list[Any]] = {}
+    for entry in ContactConsent.objects.filter(contact_point_id__in=list(point_ids)).order_by(
+        "at", "pk"
+    ):
+        out.setdefault(entry.contact_point_id, []).append(entry)
+    return out
+
+
+def consent_at(entries: Iterable[Any], channel: str, at: dt.datetime) -> Consent | None:
+    """The latest of a contact point's ``entries`` (oldest first) for ``channel`` made at or
+    before ``at``, or None when there is none."""
+    if channel not in CONSENT_CHANNELS:
+        return None
+    latest = None
+    for entry in entries:
+        if entry.channel == channel and entry.at <= at:
+            latest = entry
+    return None if latest is None else Consent(latest.state, latest.source, latest.at)
+
+
+def limitations_of(cases: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[Any]]:
+    """(client, debtor) → the limitation dates (or None) of the debtor's loans with the
+    client that are not paid off, in one query."""
+    from cuishou.portfolio.choices import LoanStatus
+    from cuishou.portfolio.models import Loan
+
+    keys = set(cases)
+    out: dict[tuple[int, int], list[Any]] = {}
+    if not keys:
+        return out
+    rows = (
+        Loan.objects.filter(client_id__in={c for c, _ in keys}, debtor_id__in={d for _, d in keys})
+        .exclude(status=LoanStatus.PAID_OFF)
+        .values_list("client_id", "debtor_id", "limitation_on")
+    )
+    for client_id, debtor_id, limitation_on in rows:
+        if (client_id, debtor_id) in keys:
+            out.setdefault((client_id, debtor_id), []).append(limitation_on)
+    return out
+
+
+def time_barred_since(limitations: Iterable[dt.date | None], day: dt.date) -> dt.date | None:
+    """When every one of a case's loans (``limitations``: their limitation dates) is past its
+    limitation date on ``day`` — the last day a suit could be filed is before ``day`` — the
+    latest of those dates; else None (a loan without a date, or still within its period,
+    keeps the case suable; a case without loans is not time-barred)."""
+    dates = list(limitations)
+    if not dates or any(d is None or d >= day for d in dates):
+        return None
+    return max(d for d in dates if d is not None)
+
+
+def employer_forbids_on(debtor: Any, day: dt.date) -> bool:
+    """Has the debtor said, on or before ``day``, that the employer forbids calls at work?"""
+    since = getattr(debtor, "employer_forbids_calls_since", None)
+    return since is not None and since <= day
+
+
+TIME_BARRED_TYPES = frozenset({"time_barred_suit", "time_barred_threat"})
+
+
 def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
     """The debtor's own contact points, read only when a third party is to be contacted
     (the rule that counts failed attempts on the debtor's numbers needs them)."""
@@ -743,11 +953,27 @@ def contact_check(
         history=history,
         timezone=zone,
     )
-    attempt = replace(attempt, hold=hold_on(case, attempt.local.date()))
+    day = attempt.local.date()
+    consent = None
+    if contact_point is not None and contact_point.pk is not None and channel in CONSENT_CHANNELS:
+        consent = consent_at(consents_of([contact_point.pk]).get(contact_point.pk, []), channel, at)
+    barred = None
+    if case is not None and any(r.type in TIME_BARRED_TYPES for r in rules):
+        key = (case.client_id, case.debtor_id)
+        barred = time_barred_since(limitations_of([key]).get(key, []), day)
+    first_party = bool(case is not None and case.client.first_party_creditor)
+    attempt = replace(
+        attempt,
+        hold=hold_on(case, day),
+        consent=consent,
+        employer_forbids=case is not None and employer_forbids_on(case.debtor, day),
+        time_barred_since=barred,
+        first_party=first_party,
+    )
     hits = _house(attempt)
     liftable: list[str] = []
     for rule in rules:
-        if channel not in rule.channels:
+        if channel not in rule.channels or not rule_applies(rule, first_party=first_party):
             continue
         message = CHECKS[rule.type](rule, attempt)
         if message is not None:

@@ -13,7 +13,9 @@ and every match is reported with its span in the original text:
   ``loser``).
 
 A third-party text must not disclose the debt either: ``DEBT_TERMS`` are the words that
-would (used by the compliance engine for contacts with third parties).
+would (used by the compliance engine for contacts with third parties). The same machinery
+finds threats of suit (``lexicon/suit_threat.tsv``, refused for a time-barred debt) and a
+pack's opt-out phrases (``phrases_found``: does an e-mail or SMS tell how to opt out?).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import ahocorasick
 
 LEXICON = Path(__file__).with_name("lexicon") / "prohibited.tsv"
+SUIT_LEXICON = Path(__file__).with_name("lexicon") / "suit_threat.tsv"
 
 # Traditional → simplified for the characters of the lexicon and the debt terms.
 _SIMPLIFIED = str.maketrans(
@@ -80,6 +83,10 @@ _SIMPLIFIED = str.maketrans(
         "話": "话",
         "說": "说",
         "轟": "轰",
+        "訟": "讼",
+        "強": "强",
+        "執": "执",
+        "決": "决",
     }
 )
 _SEPARATORS = frozenset(" \t\r\n\u3000*-_.·•~|/\\,，。、!！?？:：;；'\"“”‘’()（）[]【】<>《》")
@@ -212,3 +219,24 @@ def prohibited_language(text: str) -> list[LanguageHit]:
 def debt_disclosure(text: str) -> list[LanguageHit]:
     """Words in ``text`` that would tell a third party about the debt."""
     return _disclosure().find(text)
+
+
+@lru_cache(maxsize=1)
+def _suit_threats() -> _Matcher:
+    return _Matcher(_read_lexicon(SUIT_LEXICON))
+
+
+def suit_threat(text: str) -> list[LanguageHit]:
+    """Words in ``text`` that threaten a lawsuit (refused for a time-barred debt)."""
+    return _suit_threats().find(text)
+
+
+@lru_cache(maxsize=32)
+def _phrases(phrases: tuple[str, ...]) -> _Matcher:
+    return _Matcher([("phrase", p) for p in phrases])
+
+
+def phrases_found(text: str, phrases: tuple[str, ...]) -> list[LanguageHit]:
+    """Which of ``phrases`` (a pack's parameter, e.g. the opt-out instructions) ``text``
+    has, matched like the lexicon (normalised; English on whole words)."""
+    return _phrases(tuple(phrases)).find(text)

@@ -11,6 +11,11 @@ override is legitimate, shown on the compliance page): an approved override
 (``compliance.overrides``) then lifts it on one case for a window. Only the counting rules
 (``OVERRIDABLE_TYPES``) can be overridable; quiet hours, third parties, language, visits,
 cease and disclosure never are, whatever a pack file says.
+
+A rule's ``applies_to`` says whom it binds: ``all`` (the default) or ``debt_collector``
+— a rule of a law that covers debt collectors only (the FDCPA, Regulation F), skipped for
+a client that collects its own accounts (``Client.first_party_creditor``). The engine's
+house rules bind everyone.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from typing import Any
 PACK_DIR = Path(__file__).with_name("policies")
 CHANNEL_ORDER = ("call", "sms", "email", "letter", "visit")
 ALL_CHANNELS = frozenset(CHANNEL_ORDER)
+CONSENT_CHANNELS = ("call", "sms", "email")  # the channels consent and opt-outs are kept for
 KINDS = frozenset({"law", "house"})
 # The rule types a pack may mark overridable: how often the debtor is called. An override
 # never lifts a time, third-party, language, visit, cease or disclosure rule.
 OVERRIDABLE_TYPES = frozenset(
     {"answered_calls_per_day", "calls_in_days", "call_after_conversation"}
 )
+APPLIES_TO = ("all", "debt_collector")
 
 
 class PackError(ValueError):
@@ -46,6 +53,7 @@ class Rule:
     params: dict[str, Any] = field(default_factory=dict)
     overridable: bool = False
     override_when: str = ""  # when an override is legitimate (overridable rules only)
+    applies_to: str = "all"  # or "debt_collector": skipped for a first-party creditor
 
     def param(self, name: str) -> Any:
         return self.params[name]
@@ -98,6 +106,10 @@ def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
     if channels - ALL_CHANNELS:
         raise PackError(f"{where}: unknown channels {sorted(channels - ALL_CHANNELS)}")
     overridable, override_when = _override(where, raw)
+    applies_to = raw.get("applies_to", "all")
+    if applies_to not in APPLIES_TO:
+        raise PackError(f"{where}: applies_to is all or debt_collector, not {applies_to!r}")
+    _check_params(where, raw["type"], dict(raw.get("params") or {}))
     return Rule(
         id=rule_id,
         type=raw["type"],
@@ -107,6 +119,7 @@ def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
         params=dict(raw.get("params") or {}),
         overridable=overridable,
         override_when=override_when,
+        applies_to=applies_to,
     )
 
 
@@ -133,6 +146,29 @@ def _override(where: str, raw: dict[str, Any]) -> tuple[bool, str]:
             f"{where}: overridable needs override_when (when an override is legitimate)"
         )
     return True, when.strip()
+
+
+def _check_params(where: str, rule_type: str, params: dict[str, Any]) -> None:
+    """The parameters of the rule types that read lists."""
+    if rule_type == "prior_consent":
+        channels = params.get("required_for")
+        if not isinstance(channels, list) or set(channels) - set(CONSENT_CHANNELS):
+            raise PackError(
+                f"{where}: prior consent needs required_for, a list of call, sms, email"
+            )
+    if rule_type == "opt_out_instruction":
+        phrases = params.get("phrases")
+        if (
+            not isinstance(phrases, list)
+            or not phrases
+            or not all(isinstance(x, str) and x.strip() for x in phrases)
+        ):
+            raise PackError(f"{where}: an opt-out instruction needs phrases, a list of texts")
+
+
+def rule_applies(rule: Rule, *, first_party: bool) -> bool:
+    """Does the rule bind this client (a first-party creditor is not a debt collector)?"""
+    return not (first_party and rule.applies_to == "debt_collector")
 
 
 def pack_read(path: Path, known_types: frozenset[str]) -> Pack:
@@ -181,6 +217,7 @@ STRICTER: dict[str, dict[str, str]] = {
     "visit_visitors": {"min": "higher"},
     "calls_in_days": {"max": "lower", "days": "higher"},
     "call_after_conversation": {"days": "higher"},
+    "prior_consent": {"required_for": "more"},
 }
 MAX_FAILED_ATTEMPTS = 10  # the engine looks back on the debtor's last 10 own attempts
 
@@ -212,7 +249,13 @@ def stricter_errors(rule: Rule, params: Any) -> list[str]:
             )
             continue
         base = rule.params[name]
-        if way in ("earlier", "later"):
+        if way == "more":  # a list of channels: the pack's and more
+            ok = (
+                isinstance(value, list)
+                and set(base) <= set(value)
+                and set(value) <= set(CONSENT_CHANNELS)
+            )
+        elif way in ("earlier", "later"):
             v, b = minutes_of(value), minutes_of(base)
             noon = 12 * 60
             ok = (

@@ -5,7 +5,9 @@ Each input line is one planned contact::
     {"id", "client", "contract_no", "channel": "call|sms|email|letter|visit",
      "to": "debtor" | a phone number or e-mail from the portfolio's contacts,
      "at": ISO 8601 with an offset, "answered": bool (calls), "outcome": optional code,
-     "text": optional, "visitors": optional int, "route_approved": optional bool}
+     "text": optional, "visitors": optional int, "route_approved": optional bool,
+     "purpose": optional, collect|dispute|locate|notice|suit (default: locate for a third
+     party, else collect)}
 
 and gets one output line ``{"id", "allowed", "rules", "reason"}`` (plus ``"overridden"``,
 the rules an approved override lifted, when any did), or ``{"id", "error"}``
@@ -121,6 +123,21 @@ class _Resolver:
         )
 
 
+PURPOSES = ("collect", "dispute", "locate", "notice", "suit")
+
+
+def _purpose(data: dict[str, Any], third_party: bool) -> str:
+    purpose = data.get("purpose")
+    if purpose is None or purpose == "":
+        return "locate" if third_party else "collect"
+    if purpose not in PURPOSES:
+        raise LineError(
+            _("purpose: %(value)s is not one of %(purposes)s")
+            % {"value": purpose, "purposes": ", ".join(PURPOSES)}
+        )
+    return str(purpose)
+
+
 def _outcome(data: dict[str, Any], party: str) -> str:
     outcome = data.get("outcome")
     if outcome:
@@ -177,6 +194,7 @@ def _decide(
     if not isinstance(text, str):
         raise LineError(_("text: wrong type"))
     outcome = _outcome(data, party)
+    purpose = _purpose(data, party == Party.RELATED and person.is_third_party)
     case = Case.objects.filter(client=client, debtor_id=loan.debtor_id).first()
     subject = case or Case(client=client, debtor=loan.debtor, status="open")
     decision = contact_check(
@@ -186,7 +204,7 @@ def _decide(
         at=at,
         contact_point=point,
         related_person=person,
-        purpose="locate" if party == Party.RELATED and person.is_third_party else "collect",
+        purpose=purpose,
         text=text,
         visitors=visitors,
         route_approved=data.get("route_approved"),

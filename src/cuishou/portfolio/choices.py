@@ -24,6 +24,37 @@ class ContactStatus(models.TextChoices):
     DO_NOT_CONTACT = "do_not_contact", _("Do not contact")
 
 
+class ConsentChannel(models.TextChoices):
+    """The channels a debtor consents to or opts out of, per number or address."""
+
+    CALL = "call", _("Calls (电话)")
+    SMS = "sms", _("SMS (短信)")
+    EMAIL = "email", _("E-mail (邮件)")
+
+
+# The channels a contact point of each kind takes.
+CONSENT_CHANNELS: dict[str, tuple[str, ...]] = {
+    ContactKind.PHONE.value: (ConsentChannel.CALL.value, ConsentChannel.SMS.value),
+    ContactKind.EMAIL.value: (ConsentChannel.EMAIL.value,),
+}
+
+
+class ConsentState(models.TextChoices):
+    GIVEN = "given", _("Consent given")
+    WITHDRAWN = "withdrawn", _("Opted out")
+
+
+class ConsentSource(models.TextChoices):
+    """Where a consent or an opt-out came from. Every source but the client's file is the
+    debtor's own word (what Regulation F calls consent given directly)."""
+
+    IMPORT = "import", _("The client's file")
+    CALL = "call", _("Said on a call")
+    VISIT = "visit", _("Said on a visit")
+    REPLY = "reply", _("A reply (STOP, 退订) or a message from that number or address")
+    WRITTEN = "written", _("In writing")
+
+
 class ContactSource(models.TextChoices):
     IMPORT = "import", _("Imported")
     COLLECTOR = "collector", _("Learned by a collector")

@@ -13,6 +13,9 @@ from cuishou.payments.choices import Waterfall
 from cuishou.portfolio.choices import (
     AddressKind,
     Bucket,
+    ConsentChannel,
+    ConsentSource,
+    ConsentState,
     ContactKind,
     ContactSource,
     ContactStatus,
@@ -48,6 +51,16 @@ class Client(TimeStampedModel):
         _("default day-count basis"), choices=DayCountBasis.choices, default=DayCountBasis.ACT_360
     )
     is_active = models.BooleanField(_("active"), default=True)
+    first_party_creditor = models.BooleanField(
+        _("first-party creditor (collects its own accounts)"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "The client collects its own accounts: the US pack's rules that bind only debt "
+            "collectors (Regulation F, the FDCPA) do not apply to its cases; house rules "
+            "and the rules marked for all still do."
+        ),
+    )
 
     class Meta:
         verbose_name = _("client")
@@ -119,6 +132,15 @@ class Debtor(TimeStampedModel):
         default="",
         db_default="",  # the importer writes debtors in plain SQL
         help_text=_("A language the collector must speak (e.g. yue, en); empty for Mandarin."),
+    )
+    employer_forbids_calls_since = models.DateField(
+        _("employer forbids calls at work, since"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The day the debtor said the employer forbids calls at work; empty when the "
+            "debtor has not said so (or said it no longer holds)."
+        ),
     )
 
     class Meta:
@@ -198,6 +220,14 @@ class ContactPoint(TimeStampedModel):
         _("source"), max_length=16, choices=ContactSource.choices, default=ContactSource.IMPORT
     )
     is_primary = models.BooleanField(_("primary"), default=False)
+    is_workplace = models.BooleanField(
+        _("workplace / employer-provided"),
+        default=False,
+        db_default=False,  # the importer writes contact points in plain SQL
+        help_text=_(
+            "A number at the debtor's workplace or an e-mail address the employer provided."
+        ),
+    )
 
     class Meta:
         verbose_name = _("contact point")
@@ -211,6 +241,77 @@ class ContactPoint(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.value
+
+
+class ContactConsent(models.Model):
+    """One entry of a contact point's consent history for a channel: consent given, or
+    withdrawn (an opt-out). Entries are never changed or deleted; for each contact point
+    and channel the latest entry (by ``at``) decides."""
+
+    contact_point = models.ForeignKey(
+        ContactPoint,
+        verbose_name=_("contact point"),
+        on_delete=models.PROTECT,
+        related_name="consents",
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=ConsentChannel.choices)
+    state = models.CharField(_("consent"), max_length=16, choices=ConsentState.choices)
+    at = models.DateTimeField(_("when the debtor said so"))
+    source = models.CharField(_("source"), max_length=16, choices=ConsentSource.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent or opt-out")
+        verbose_name_plural = _("consents and opt-outs")
+        ordering = ["contact_point", "channel", "-at", "-id"]
+        indexes = [
+            models.Index(fields=["contact_point", "channel", "at"], name="consent_point_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_point_id} {self.channel} {self.state} {self.at:%Y-%m-%d}"
+
+    @property
+    def direct(self) -> bool:
+        """Given by the debtor directly (not taken from the client's file)."""
+        return self.source != ConsentSource.IMPORT
+
+    def clean(self) -> None:
+        import datetime as dt
+
+        from django.core.exceptions import ValidationError
+        from django.utils import timezone
+
+        from cuishou.portfolio.choices import CONSENT_CHANNELS
+
+        if self.at is not None and self.at > timezone.now() + dt.timedelta(minutes=5):
+            raise ValidationError(
+                {"at": _("A consent or an opt-out is recorded when it was given, not ahead.")}
+            )
+        if self.contact_point_id is None or not self.channel:
+            return
+        point = self.contact_point
+        takes = CONSENT_CHANNELS.get(point.kind, ())
+        if self.channel not in takes:
+            raise ValidationError(
+                {
+                    "channel": _("A %(kind)s takes %(channels)s, not %(channel)s.")
+                    % {
+                        "kind": point.get_kind_display(),
+                        "channels": ", ".join(takes),
+                        "channel": self.channel,
+                    }
+                }
+            )
 
 
 class Address(TimeStampedModel):
@@ -284,6 +385,15 @@ class Loan(TimeStampedModel):
         db_default="",
         help_text=_(
             "The client's segment for the account, e.g. 新客 or 高风险; strategies match on it."
+        ),
+    )
+    limitation_on = models.DateField(
+        _("limitation period ends (诉讼时效届满日)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The last day a suit on the debt may be filed (statute of limitations); from the "
+            "day after, the debt is time-barred. Empty when not known."
         ),
     )
     status = models.CharField(

@@ -1,4 +1,6 @@
-"""Writes to the portfolio: clients, and (in ``importer``) whole portfolio files."""
+"""Writes to the portfolio: clients, and (in ``importer``) whole portfolio files; what the
+compliance engine reads about reaching a debtor — consent and opt-outs per channel, the
+workplace numbers and the employer's ban on calls at work, the first-party switch."""
 
 from __future__ import annotations
 
@@ -9,18 +11,34 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import audit_record, model_snapshot
 from cuishou.cases.models import Case
+from cuishou.core.timeutil import require_aware
 from cuishou.engine.marks import recompute_mark_add
-from cuishou.portfolio.choices import PolicyPack
+from cuishou.portfolio.choices import (
+    CONSENT_CHANNELS,
+    ConsentSource,
+    ConsentState,
+    PolicyPack,
+)
 from cuishou.portfolio.importer import ImportResult, import_portfolio
-from cuishou.portfolio.models import Client, Loan, PenaltyPause
+from cuishou.portfolio.models import (
+    Client,
+    ContactConsent,
+    ContactPoint,
+    Debtor,
+    Loan,
+    PenaltyPause,
+)
 
 __all__ = [
     "ImportResult",
     "client_add",
+    "contact_consent_record",
+    "debtor_employer_forbids_set",
     "import_portfolio",
     "penalty_pause_create",
     "penalty_pause_end",
@@ -196,4 +214,119 @@ def penalty_pause_end(
             reason=f"penalty pause {locked.pk} ended {ends_on.isoformat()}",
         )
     pause.ends_on = ends_on
+    return locked
+
+
+# --- reaching the debtor: consent per channel, the employer's ban on calls at work -------
+# (The workplace mark and the first-party switch are set in the admin, audited there;
+# an import may add the workplace mark: ``portfolio.admin``, ``importer.writer``.)
+
+
+def _user(actor: Any) -> Any:
+    return actor if isinstance(actor, models.Model) else None
+
+
+def contact_consent_record(
+    *,
+    actor: Any,
+    contact_point: ContactPoint,
+    channel: str,
+    state: str,
+    source: str,
+    at: dt.datetime | None = None,
+    note: str = "",
+    case_id: int | None = None,
+) -> ContactConsent:
+    """Add an entry to the contact point's consent history for ``channel``: consent given
+    or withdrawn (an opt-out) at ``at`` (now by default), from ``source``. The latest
+    entry decides; nothing is overwritten. Audited (``contact.opt_out`` or
+    ``contact.consent``). Raises ValidationError naming the field."""
+    errors: dict[str, list[str]] = {}
+    takes = CONSENT_CHANNELS.get(contact_point.kind, ())
+    if channel not in takes:
+        errors["channel"] = [
+            _("A %(kind)s takes %(channels)s, not %(channel)s.")
+            % {
+                "kind": contact_point.get_kind_display(),
+                "channels": ", ".join(takes),
+                "channel": channel,
+            }
+        ]
+    if state not in ConsentState.values:
+        errors["state"] = [_("Say whether consent was given or withdrawn.")]
+    if source not in ConsentSource.values:
+        errors["source"] = [_("Say where the consent or opt-out came from.")]
+    note = (note or "").strip()
+    if len(note) > 200:
+        errors["note"] = [_("A note has at most %(n)d characters.") % {"n": 200}]
+    at = require_aware(at or timezone.now(), field="at")
+    if at > timezone.now() + dt.timedelta(minutes=5):
+        errors["at"] = [_("A consent or an opt-out is recorded when it was given, not ahead.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        entry = ContactConsent.objects.create(
+            contact_point=contact_point,
+            channel=channel,
+            state=state,
+            at=at,
+            source=source,
+            note=note,
+            recorded_by=_user(actor),
+        )
+        contact_consent_audit(actor=actor, entry=entry, case_id=case_id)
+    return entry
+
+
+def contact_consent_audit(*, actor: Any, entry: ContactConsent, case_id: int | None) -> None:
+    """The audit event of a consent entry (``contact.opt_out`` or ``contact.consent``),
+    written by ``contact_consent_record`` and by the admin."""
+    withdrawn = entry.state == ConsentState.WITHDRAWN
+    audit_record(
+        actor=actor,
+        action="contact.opt_out" if withdrawn else "contact.consent",
+        target=entry.contact_point,
+        case_id=case_id,
+        summary=f"{entry.channel} {entry.state} ({entry.source})"
+        + (f": {entry.note}" if entry.note else ""),
+        after={
+            "consent_id": entry.pk,
+            "channel": entry.channel,
+            "state": entry.state,
+            "source": entry.source,
+            "at": entry.at,
+            "note": entry.note,
+        },
+    )
+
+
+def debtor_employer_forbids_set(
+    *,
+    actor: Any,
+    debtor: Debtor,
+    since: dt.date | None,
+    case_id: int | None = None,
+) -> Debtor:
+    """Record the debtor's answer that the employer forbids calls at work, from ``since``
+    (or, with None, that it no longer holds). Audited (``debtor.employer_forbids``);
+    saying it again changes nothing."""
+    with transaction.atomic():
+        locked = Debtor.objects.select_for_update().get(pk=debtor.pk)
+        before = locked.employer_forbids_calls_since
+        # Said again, the first day stands; "no longer" clears it.
+        if (before is not None) == (since is not None):
+            debtor.employer_forbids_calls_since = before
+            return locked
+        locked.employer_forbids_calls_since = since
+        locked.save(update_fields=["employer_forbids_calls_since", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="debtor.employer_forbids",
+            target=locked,
+            case_id=case_id,
+            summary="employer forbids calls at work" if since else "employer allows calls at work",
+            before={"employer_forbids_calls_since": before},
+            after={"employer_forbids_calls_since": since},
+        )
+    debtor.employer_forbids_calls_since = since
     return locked

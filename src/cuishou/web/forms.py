@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from cuishou.cases.choices import Channel, Outcome, Party
+from cuishou.portfolio.choices import ConsentChannel
 from cuishou.portfolio.models import Client
 
 IMPORT_SUFFIXES = (".xlsx", ".zip")
@@ -64,6 +65,21 @@ class ContactAttemptForm(forms.Form):
         label=_("Promised by"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    opt_outs = forms.MultipleChoiceField(
+        label=_("Opted out of (on this number or address)"),
+        choices=ConsentChannel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    consents = forms.MultipleChoiceField(
+        label=_("Consents (again) to"),
+        choices=ConsentChannel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    employer_forbids_calls = forms.BooleanField(
+        label=_("The debtor says the employer forbids calls at work"), required=False
     )
 
     def __init__(

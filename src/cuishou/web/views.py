@@ -351,6 +351,8 @@ def _contact_form(case: Case, data: Any = None) -> ContactAttemptForm:
             if cp.status in (ContactStatus.UNVERIFIED, ContactStatus.VALID)
             else f" [{cp.get_status_display()}]"
         )
+        if cp.is_workplace:
+            status += f" [{_('workplace')}]"
         contact_choices.append((str(cp.pk), f"{mask_contact(cp.kind, cp.value)} — {whose}{status}"))
     person_choices = [
         (
@@ -454,6 +456,9 @@ def case_contact(request: HttpRequest, pk: int) -> HttpResponse:
                 notes=data.get("notes") or "",
                 next_follow_up_at=data.get("next_follow_up_at"),
                 promise_instalments=promise,
+                opt_outs=data.get("opt_outs") or (),
+                consents=data.get("consents") or (),
+                employer_forbids_calls=bool(data.get("employer_forbids_calls")),
             )
         except ContactBlocked as blocked:
             form.add_error(None, blocked.decision.message)

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('payments', '0001_initial'),
-        ('portfolio', '0007_product_waterfall'),
+        ('portfolio', '0008_product_waterfall'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -50,6 +50,7 @@ LOANS = Sheet(
         Column("disbursed_on", "放款日期"),
         Column("currency", "币种", header_required=False),
         Column("segment", "客群", header_required=False),
+        Column("limitation_on", "诉讼时效届满日", header_required=False),
     ),
 )
 INSTALLMENTS = Sheet(
@@ -74,6 +75,8 @@ CONTACTS = Sheet(
         Column("relation", "关系"),
         Column("phone", "电话", header_required=False),
         Column("email", "邮箱", header_required=False),
+        Column("workplace", "单位联系方式", header_required=False),
+        Column("opt_out", "退订渠道", header_required=False),
     ),
 )
 ADDRESSES = Sheet(

@@ -36,6 +36,7 @@ CHANGE_COUNTS = (
     "contact_points_written",
     "addresses_written",
     "products_created",
+    "opt_outs_recorded",
 )
 
 
@@ -102,6 +103,10 @@ class ImportResult:
                     "ad": c.get("addresses_written", 0),
                 }
             )
+        if c.get("opt_outs_recorded"):
+            lines.append(
+                _("Opt-outs recorded from the file: %(n)d.") % {"n": c["opt_outs_recorded"]}
+            )
         if self.new_products:
             lines.append(
                 _("New products created with the client's default terms, to review: %(names)s")
@@ -157,6 +162,7 @@ def _audit_entries(
     counts: dict[str, int],
     new_products: list[str],
     changes: dict[int, LoanChange],
+    opt_outs: list[tuple[int, int, str]],
 ) -> list[AuditEntry]:
     entries = [
         AuditEntry(
@@ -176,6 +182,21 @@ def _audit_entries(
                 summary=f"{run.client.code} {change.contract_no} (import {run.pk})",
                 before=change.before,
                 after=change.after,
+            )
+        )
+    for consent_id, point_id, channel in opt_outs:
+        entries.append(
+            AuditEntry(
+                action="contact.opt_out",
+                object_type="portfolio.contactpoint",
+                object_id=str(point_id),
+                summary=f"{channel} withdrawn (import {run.pk})",
+                after={
+                    "consent_id": consent_id,
+                    "channel": channel,
+                    "state": "withdrawn",
+                    "source": "import",
+                },
             )
         )
     return entries
@@ -202,9 +223,11 @@ def _write(
     counts = {f"rows_{k}": v for k, v in valid.rows.items()}
     counts.update(writer.write())
     counts["products_created"] = len(new_products)
+    opt_outs = writer.opt_outs_written() if counts.get("opt_outs_recorded") else []
     writer.drop_stages()
     audit_record_many(
-        actor=actor, entries=_audit_entries(run, sha256, counts, new_products, changes)
+        actor=actor,
+        entries=_audit_entries(run, sha256, counts, new_products, changes, opt_outs),
     )
     return counts, new_products, sorted(c.contract_no for c in changes.values())
 

@@ -42,6 +42,20 @@ _DATE_RE = (
     r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 )
 _EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+# The contacts sheet's yes/no cells (workplace) and opt-out channels.
+_YES_NO = {
+    **dict.fromkeys(["yes", "y", "true", "1", "是"], True),
+    **dict.fromkeys(["no", "n", "false", "0", "否"], False),
+}
+_OPT_OUT_CHANNELS = {
+    "call": "call",
+    "sms": "sms",
+    "email": "email",
+    "电话": "call",
+    "短信": "sms",
+    "邮件": "email",
+    "邮箱": "email",
+}
 
 
 @dataclass
@@ -204,6 +218,7 @@ def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None
         penalty.alias("penalty_u"),
         penalty_shape.alias("_pr_shape"),
         _date("disbursed_on").alias("_disbursed"),
+        _date("limitation_on").alias("_limitation"),
         pl.col("currency").str.to_uppercase().fill_null("CNY").alias("currency"),
         pl.col("segment").str.strip_chars().fill_null("").alias("segment"),
     ).join(phones, left_on="mobile", right_on="raw", how="left")
@@ -292,6 +307,23 @@ def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None
         ),
     )
     c.add(
+        "limitation_on",
+        pl.col("limitation_on").is_not_null() & pl.col("_limitation").is_null(),
+        _msg(
+            _("not a date: {value} (use YYYY-MM-DD, YYYY/MM/DD or YYYY年M月D日)"),
+            value=pl.col("limitation_on"),
+        ),
+    )
+    c.add(
+        "limitation_on",
+        pl.col("_limitation") < pl.col("_disbursed"),
+        _msg(
+            _("the limitation period cannot end ({value}) before the loan was disbursed ({d})"),
+            value=_iso(pl.col("_limitation")),
+            d=_iso(pl.col("_disbursed")),
+        ),
+    )
+    c.add(
         "currency",
         ~pl.col("currency").str.contains(r"^[A-Z]{3}$"),
         _("a currency is a 3-letter ISO code such as CNY"),
@@ -312,6 +344,7 @@ def _validate_loans(frame: pl.DataFrame, today: dt.date, out: Validated) -> None
         _iso(pl.col("_disbursed")).alias("disbursed_on"),
         "currency",
         "segment",
+        _iso(pl.col("_limitation")).alias("limitation_on"),
     )
     gender = pl.when(pl.col("id_number").str.slice(16, 1).cast(pl.Int64, strict=False) % 2 == 1)
     out.debtors = (
@@ -424,10 +457,34 @@ def _validate_contacts(
     phones = phone_table(frame["phone"], mobile_only=False).rename(
         {"phone": "_phone", "phone_error": "_phone_error"}
     )
+    # "sms, email", "短信、邮件": the channels, split on commas, 、, semicolons, / or spaces.
+    opt_outs = (
+        pl.col("opt_out")
+        .str.to_lowercase()
+        .str.replace_all(r"[,，、;；/\s]+", ",")
+        .str.strip_chars(",")
+        .str.split(",")
+    )
     frame = frame.with_columns(
         _alias_expr("relation", RELATION_ALIASES, list(Relation.values)).alias("_relation"),
         pl.col("email").str.to_lowercase().alias("_email"),
+        pl.col("workplace")
+        .str.to_lowercase()
+        .replace_strict(_YES_NO, default=None, return_dtype=pl.Boolean)
+        .alias("_workplace"),
+        opt_outs.alias("_opt_raw"),
     ).join(phones, left_on="phone", right_on="raw", how="left")
+    channel = pl.element().replace_strict(_OPT_OUT_CHANNELS, default=None, return_dtype=pl.String)
+    frame = frame.with_columns(
+        pl.col("_opt_raw").list.eval(channel).alias("_opt"),
+        pl.col("_opt_raw")
+        .list.eval(pl.element().filter(channel.is_null()))
+        .list.join(", ")
+        .alias("_opt_unknown"),
+    )
+    opted = {
+        ch: pl.col("_opt").list.contains(ch).fill_null(False) for ch in ("call", "sms", "email")
+    }
     c = _Checks("contacts", frame)
     c.required("contract_no", "name", "relation")
     _unknown_contract_check(c, frame, file_contracts, known)
@@ -448,6 +505,40 @@ def _validate_contacts(
         _msg(_("not an e-mail address: {value}"), value=pl.col("email")),
     )
     c.max_length("email", 254)
+    c.add(
+        "workplace",
+        pl.col("workplace").is_not_null() & pl.col("_workplace").is_null(),
+        _msg(_("workplace is yes or no (是 or 否): {value}"), value=pl.col("workplace")),
+    )
+    marked = pl.col("_workplace").fill_null(False)
+    c.add(
+        "workplace",
+        marked & pl.col("_relation").is_not_null() & (pl.col("_relation") != "self"),
+        _("only the debtor's own numbers and addresses (relation self) are marked workplace"),
+    )
+    c.add(
+        "workplace",
+        marked & pl.col("phone").is_null() & pl.col("email").is_null(),
+        _("a workplace mark needs the row's phone or email"),
+    )
+    c.add(
+        "opt_out",
+        pl.col("_opt_unknown").str.len_chars() > 0,
+        _msg(
+            _("unknown channel {value} (use call, sms, email or 电话, 短信, 邮件)"),
+            value=pl.col("_opt_unknown"),
+        ),
+    )
+    c.add(
+        "opt_out",
+        (opted["call"] | opted["sms"]) & pl.col("phone").is_null(),
+        _("an opt-out of calls or SMS needs the row's phone"),
+    )
+    c.add(
+        "opt_out",
+        opted["email"] & pl.col("email").is_null(),
+        _("an opt-out of e-mail needs the row's email"),
+    )
     out.errors.extend(c.collect())
     out.contacts = frame.select(
         "contract_no",
@@ -455,6 +546,8 @@ def _validate_contacts(
         pl.col("_relation").alias("relation"),
         pl.col("_phone").alias("phone"),
         pl.col("_email").alias("email"),
+        marked.cast(pl.Int64).alias("workplace"),
+        *[opted[ch].cast(pl.Int64).alias(f"opt_{ch}") for ch in ("call", "sms", "email")],
     )
 
 

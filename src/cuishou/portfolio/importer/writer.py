@@ -36,6 +36,7 @@ LOAN_STAGE = (
     ("disbursed_on", "date"),
     ("currency", "text"),
     ("segment", "text"),
+    ("limitation_on", "date"),
 )
 DEBTOR_STAGE = (
     ("id_number", "text"),
@@ -59,6 +60,10 @@ CONTACT_STAGE = (
     ("relation", "text"),
     ("phone", "text"),
     ("email", "text"),
+    ("workplace", "int"),
+    ("opt_call", "int"),
+    ("opt_sms", "int"),
+    ("opt_email", "int"),
 )
 ADDRESS_STAGE = (
     ("contract_no", "text"),
@@ -205,7 +210,8 @@ class PortfolioWriter:
                 CAST(ROUND(l.annual_rate * 1000000) AS BIGINT), s.rate_u,
                 CAST(ROUND(l.penalty_annual_rate * 1000000) AS BIGINT), s.penalty_u,
                 l.disbursed_on, s.disbursed_on, l.currency, s.currency,
-                p.name, s.product, d.id_number, s.id_number, l.segment, s.segment
+                p.name, s.product, d.id_number, s.id_number, l.segment, s.segment,
+                l.limitation_on, s.limitation_on
             FROM imp_loan s
             JOIN portfolio_loan l ON l.client_id = %s AND l.contract_no = s.contract_no
             JOIN portfolio_product p ON p.id = l.product_id
@@ -217,6 +223,8 @@ class PortfolioWriter:
                 OR l.disbursed_on <> s.disbursed_on
                 OR l.currency <> s.currency
                 OR l.segment <> s.segment
+                OR COALESCE(l.limitation_on, '0001-01-01')
+                    <> COALESCE(s.limitation_on, '0001-01-01')
                 OR p.name <> s.product
                 OR d.id_number <> s.id_number
             """,
@@ -234,6 +242,7 @@ class PortfolioWriter:
                 "product": (row[12], row[13]),
                 "debtor": (mask_id_number(row[14]), mask_id_number(row[15])),
                 "segment": (row[16], row[17]),
+                "limitation_on": (_date(row[18]), _date(row[19])),
             }
             for name, (old, new) in pairs.items():
                 if old != new:
@@ -338,13 +347,13 @@ class PortfolioWriter:
         written = self.execute(
             """
             INSERT INTO portfolio_loan (client_id, contract_no, debtor_id, product_id, principal,
-                annual_rate, penalty_annual_rate, disbursed_on, currency, segment, status,
-                computed_as_of,
+                annual_rate, penalty_annual_rate, disbursed_on, currency, segment,
+                limitation_on, status, computed_as_of,
                 dpd, bucket, overdue_principal, overdue_interest, penalty, balance,
                 last_import_id, created_at, updated_at)
             SELECT %s, s.contract_no, d.id, p.id, s.principal_fen / 100.0,
                 s.rate_u / 1000000.0, s.penalty_u / 1000000.0, s.disbursed_on, s.currency,
-                s.segment, 'active', NULL, 0, 'M0', 0, 0, 0, 0, %s, %s, %s
+                s.segment, s.limitation_on, 'active', NULL, 0, 'M0', 0, 0, 0, 0, %s, %s, %s
             FROM imp_loan s
             JOIN portfolio_debtor d ON d.id_number = s.id_number
             JOIN portfolio_product p ON p.client_id = %s AND p.name = s.product
@@ -354,8 +363,8 @@ class PortfolioWriter:
                 principal = excluded.principal, annual_rate = excluded.annual_rate,
                 penalty_annual_rate = excluded.penalty_annual_rate,
                 disbursed_on = excluded.disbursed_on, currency = excluded.currency,
-                segment = excluded.segment, last_import_id = excluded.last_import_id,
-                updated_at = excluded.updated_at
+                segment = excluded.segment, limitation_on = excluded.limitation_on,
+                last_import_id = excluded.last_import_id, updated_at = excluded.updated_at
             WHERE portfolio_loan.debtor_id <> excluded.debtor_id
                 OR portfolio_loan.product_id <> excluded.product_id
                 OR ROUND(portfolio_loan.principal * 100) <> ROUND(excluded.principal * 100)
@@ -366,6 +375,8 @@ class PortfolioWriter:
                 OR portfolio_loan.disbursed_on <> excluded.disbursed_on
                 OR portfolio_loan.currency <> excluded.currency
                 OR portfolio_loan.segment <> excluded.segment
+                OR COALESCE(portfolio_loan.limitation_on, '0001-01-01')
+                    <> COALESCE(excluded.limitation_on, '0001-01-01')
             """,
             [client, self.run_id, now, now, client],
         )
@@ -461,7 +472,8 @@ class PortfolioWriter:
             [now, now, client],
         )
         points = """
-            SELECT l.debtor_id, rp.id AS rp_id, '{kind}' AS kind, s.{column} AS value
+            SELECT l.debtor_id, rp.id AS rp_id, '{kind}' AS kind, s.{column} AS value,
+                s.workplace AS workplace
             FROM imp_contact s
             JOIN portfolio_loan l ON l.client_id = %s AND l.contract_no = s.contract_no
             LEFT JOIN portfolio_relatedperson rp ON s.relation <> 'self'
@@ -472,8 +484,9 @@ class PortfolioWriter:
         written += self.execute(
             f"""
             INSERT INTO portfolio_contactpoint (debtor_id, related_person_id, kind, value, status,
-                source, is_primary, created_at, updated_at)
-            SELECT x.debtor_id, x.rp_id, x.kind, x.value, 'unverified', 'import', false, %s, %s
+                source, is_primary, is_workplace, created_at, updated_at)
+            SELECT x.debtor_id, x.rp_id, x.kind, x.value, 'unverified', 'import', false,
+                x.workplace = 1, %s, %s
             FROM (
                 {points.format(kind="phone", column="phone")}
                 UNION ALL
@@ -484,7 +497,77 @@ class PortfolioWriter:
             """,
             [now, now, client, client],
         )
+        # A workplace mark on a number or address already on file. The file only adds the
+        # mark: taking it off is done in the admin (audited).
+        written += self.execute(
+            f"""
+            UPDATE portfolio_contactpoint SET is_workplace = true, updated_at = %s
+            WHERE is_workplace = false AND related_person_id IS NULL AND id IN (
+                SELECT cp.id FROM ({self._file_points()}) x
+                JOIN portfolio_contactpoint cp ON cp.debtor_id = x.debtor_id
+                    AND cp.kind = x.kind AND cp.value = x.value
+                WHERE x.workplace = 1)
+            """,
+            [now, client, client],
+        )
         counts["contact_points_written"] = written
+        self._write_opt_outs()
+
+    def _file_points(self) -> str:
+        """The file's contact rows as (debtor, kind, value, workplace, opt-outs) rows, one
+        per phone and per e-mail; two ``%s`` for the client."""
+        row = """
+            SELECT l.debtor_id, '{kind}' AS kind, s.{column} AS value, s.workplace,
+                {calls} AS opt_call, {sms} AS opt_sms, {email} AS opt_email
+            FROM imp_contact s
+            JOIN portfolio_loan l ON l.client_id = %s AND l.contract_no = s.contract_no
+            WHERE s.{column} IS NOT NULL
+        """
+        return (
+            row.format(kind="phone", column="phone", calls="s.opt_call", sms="s.opt_sms", email="0")
+            + " UNION ALL "
+            + row.format(kind="email", column="email", calls="0", sms="0", email="s.opt_email")
+        )
+
+    def _write_opt_outs(self) -> None:
+        """An opt-out in the file, once per number or address and channel: a withdrawn
+        consent entry from the client's file, unless the file's opt-out is on record
+        already (so a later consent the debtor gave is not undone by importing again)."""
+        channels = " UNION ALL ".join(
+            f"SELECT x.debtor_id, x.kind, x.value, '{ch}' AS channel FROM "
+            f"({self._file_points()}) x WHERE x.opt_{ch} = 1"
+            for ch in ("call", "sms", "email")
+        )
+        note = f"import {self.run_id}"
+        self.counts["opt_outs_recorded"] = self.execute(
+            f"""
+            INSERT INTO portfolio_contactconsent (contact_point_id, channel, state, at, source,
+                note, recorded_by_id, recorded_at)
+            SELECT DISTINCT cp.id, o.channel, 'withdrawn', %s, 'import', %s,
+                (SELECT r.actor_id FROM portfolio_importrun r WHERE r.id = %s), %s
+            FROM ({channels}) o
+            JOIN portfolio_contactpoint cp ON cp.debtor_id = o.debtor_id
+                AND cp.kind = o.kind AND cp.value = o.value
+            WHERE NOT EXISTS (
+                SELECT 1 FROM portfolio_contactconsent c
+                WHERE c.contact_point_id = cp.id AND c.channel = o.channel
+                    AND c.source = 'import' AND c.state = 'withdrawn')
+            """,
+            [self.now, note, self.run_id, self.now] + [self.client_id] * 6,
+        )
+
+    def opt_outs_written(self) -> list[tuple[int, int, str]]:
+        """(consent id, contact point id, channel) of the opt-outs this import recorded."""
+        return [
+            (int(a), int(b), str(c))
+            for a, b, c in self.fetch(
+                """
+                SELECT id, contact_point_id, channel FROM portfolio_contactconsent
+                WHERE source = 'import' AND note = %s ORDER BY id
+                """,
+                [f"import {self.run_id}"],
+            )
+        ]
 
     def _write_addresses(self) -> None:
         columns = """portfolio_address (debtor_id, kind, text, province, city, district,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolio', '0006_segments'),
+        ('portfolio', '0007_contactability'),
     ]
 
     operations = [

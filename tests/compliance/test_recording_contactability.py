@@ -371,3 +371,6 @@ def test_the_admin_adds_consent_entries_and_never_changes_or_deletes_them(client
     assert (entry.recorded_by, entry.source) == (officer, "written")
     assert AuditEvent.objects.get(action="contact.opt_out").after["note"] == "letter of 30 June"
     assert client.post(f"/admin/portfolio/contactconsent/{entry.pk}/delete/").status_code == 403
+    # The list shows the number masked, as compliance staff see numbers everywhere.
+    listing = client.get("/admin/portfolio/contactconsent/").content.decode()
+    assert point.value not in listing and f"{point.value[:3]}****{point.value[-4:]}" in listing

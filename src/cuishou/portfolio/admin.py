@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cuishou.audit.services import audit_record
 from cuishou.cases.models import StageRule
-from cuishou.core.masking import mask_id_number, mask_phone
+from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
 from cuishou.portfolio.models import (
     Address,
     Client,
@@ -143,11 +143,16 @@ class ContactConsentAdmin(admin.ModelAdmin):
     """The consent history per number or address and channel: consent given, opt-outs.
     Entries are added (audited), never changed or deleted; the latest one decides."""
 
-    list_display = ["contact_point", "channel", "state", "at", "source", "recorded_by", "note"]
+    list_display = ["masked_point", "channel", "state", "at", "source", "recorded_by", "note"]
     list_filter = ["channel", "state", "source"]
     raw_id_fields = ["contact_point"]
     readonly_fields = ["recorded_by", "recorded_at"]
     list_select_related = ["contact_point", "recorded_by"]
+
+    @admin.display(description=_("contact point"))
+    def masked_point(self, obj: ContactConsent) -> str:
+        point = obj.contact_point
+        return f"#{point.pk} {mask_contact(point.kind, point.value)}"
 
     def save_model(
         self, request: HttpRequest, obj: ContactConsent, form: Any, change: bool

@@ -73,6 +73,11 @@ _HEAD = 'code = "XX"\nversion = "1"\nname = "x"\ntimezone = "UTC"\n[[rules]]\n'
             'params = { max = 3 }\noverridable = "yes"\noverride_when = "the debtor asked"\n',
             r"xx\.calls.*overridable is true or false",
         ),
+        (
+            'id = "xx.calls"\ntype = "answered_calls_per_day"\nkind = "law"\nsource = "s"\n'
+            "params = { max = 3 }\noveridable = true\n",
+            r"xx\.calls.*unknown keys overidable",
+        ),
     ],
 )
 def test_a_pack_that_misdeclares_an_override_is_refused_naming_the_rule(

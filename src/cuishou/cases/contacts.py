@@ -1,6 +1,6 @@
 """Writes of the collector's day: contact attempts and disputes.
 
-Every contact goes through ``cuishou.compliance.check.contact_require`` first; a refused
+Every contact goes through ``cuishou.compliance.check.contact_check`` first; a refused
 one is audited (``contact.blocked``) and nothing else is written. An allowed one is a
 ``ContactAttempt`` with its audit event, plus what its outcome implies: a wrong number
 marks that contact point invalid; a third party who refuses is never contacted again;

@@ -88,9 +88,32 @@ class Pack:
         return tuple(r for r in self.all_rules if r.overridable)
 
 
+# The keys a rule of a pack file may have: a misspelt one ("overidable") is refused, not
+# silently ignored.
+RULE_KEYS = frozenset(
+    {
+        "id",
+        "type",
+        "kind",
+        "source",
+        "channels",
+        "params",
+        "applies_to",
+        "overridable",
+        "override_when",
+    }
+)
+
+
 def _rule(path: Path, raw: dict[str, Any], known_types: frozenset[str]) -> Rule:
     rule_id = str(raw.get("id", ""))
     where = f"{path.name}: rule {rule_id or '?'}"
+    unknown = sorted(set(raw) - RULE_KEYS)
+    if unknown:
+        raise PackError(
+            f"{where}: unknown keys {', '.join(unknown)}"
+            f" (a rule has {', '.join(sorted(RULE_KEYS))})"
+        )
     for key in ("id", "type", "kind", "source"):
         if not raw.get(key):
             raise PackError(f"{where}: {key} is missing")

@@ -193,3 +193,33 @@ def test_an_imported_limitation_date_and_opt_out_decide_contacts(customer, tmp_p
     )
     assert sms.rule_ids == ["house.opt_out"]
     assert "The client's file" in sms.message
+
+
+def test_a_file_without_the_column_keeps_the_limitation_date_and_segment(
+    customer, tmp_path
+) -> None:
+    """Leaving a column out is not saying "none": a client's file without the limitation
+    dates must not make a time-barred debt suable again (nor drop its segments)."""
+    first = rows_with(limitations=("2026-06-30", "2029-01-31"))
+    first["loans"][0]["segment"] = "高风险"
+    assert run_import(customer, write_zip(tmp_path / "a.zip", first)).ok
+    stored = dict(Loan.objects.values_list("contract_no", "limitation_on"))
+    without = rows_with()
+    for loan in without["loans"]:
+        del loan["limitation_on"]
+        loan.pop("segment", None)
+    for form, path in (
+        ("zip", write_zip(tmp_path / "b.zip", without)),
+        ("xlsx", write_xlsx(tmp_path / "b.xlsx", without, chinese=True)),
+    ):
+        result = run_import(customer, path)
+        assert result.ok and result.unchanged, (form, result.report_text())
+        assert dict(Loan.objects.values_list("contract_no", "limitation_on")) == stored
+        assert Loan.objects.get(contract_no="HT-1").segment == "高风险"
+    # With the column there and the cell empty, the file does say "none".
+    emptied = rows_with(limitations=("", "2029-01-31"))
+    result = run_import(customer, write_zip(tmp_path / "c.zip", emptied))
+    assert result.changed_contracts == ["HT-1"]
+    assert Loan.objects.get(contract_no="HT-1").limitation_on is None
+    event = AuditEvent.objects.filter(action="loan.update").latest("seq")
+    assert event.before["limitation_on"] == "2026-06-30" and event.after["limitation_on"] is None

@@ -35,6 +35,9 @@ class SourceFrames:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     sha256: str = ""
+    # Per sheet, the optional columns the file does not have (added empty to the frame):
+    # the importer keeps what a loan has stored for some of them (``KEPT_WHEN_ABSENT``).
+    absent: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class EncodingProblemError(ValueError):
@@ -89,8 +92,11 @@ def _sheet_for_name(name: str) -> Sheet | None:
     return None
 
 
-def _normalise(sheet: Sheet, raw: pl.DataFrame, header_row: int) -> tuple[pl.DataFrame, list]:
-    """Rename headers to English, add absent optional columns, strip values."""
+def _normalise(
+    sheet: Sheet, raw: pl.DataFrame, header_row: int, absent: dict[str, frozenset[str]]
+) -> tuple[pl.DataFrame, list]:
+    """Rename headers to English, add absent optional columns (named in ``absent``),
+    strip values."""
     errors: list[RowError] = []
     mapping = sheet.header_map()
     chosen: dict[str, str] = {}
@@ -100,6 +106,7 @@ def _normalise(sheet: Sheet, raw: pl.DataFrame, header_row: int) -> tuple[pl.Dat
         if name and name not in chosen.values():
             chosen[header] = name
     present = set(chosen.values())
+    absent[sheet.name] = frozenset(c.name for c in sheet.columns if c.name not in present)
     for col in sheet.columns:
         if col.header_required and col.name not in present:
             errors.append(
@@ -128,7 +135,9 @@ def _normalise(sheet: Sheet, raw: pl.DataFrame, header_row: int) -> tuple[pl.Dat
     return frame, errors
 
 
-def _read_csv(sheet: Sheet, data: bytes, errors: list[RowError]) -> pl.DataFrame | None:
+def _read_csv(
+    sheet: Sheet, data: bytes, errors: list[RowError], absent: dict[str, frozenset[str]]
+) -> pl.DataFrame | None:
     try:
         utf8 = decode_csv(data)
     except EncodingProblemError as exc:
@@ -147,7 +156,7 @@ def _read_csv(sheet: Sheet, data: bytes, errors: list[RowError]) -> pl.DataFrame
         )
         return None
     raw = raw.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
-    frame, header_errors = _normalise(sheet, raw, 1)
+    frame, header_errors = _normalise(sheet, raw, 1, absent)
     errors.extend(header_errors)
     return None if header_errors else frame
 
@@ -184,7 +193,11 @@ def _chunks(rows: Iterator[list[Any]], size: int) -> Iterable[list[list[Any]]]:
 
 
 def _read_xlsx_sheet(
-    sheet: Sheet, workbook: CalamineWorkbook, sheet_name: str, errors: list[RowError]
+    sheet: Sheet,
+    workbook: CalamineWorkbook,
+    sheet_name: str,
+    errors: list[RowError],
+    absent: dict[str, frozenset[str]],
 ) -> pl.DataFrame | None:
     xl = workbook.get_sheet_by_name(sheet_name)
     first_row = (xl.start or (0, 0))[0] + 1  # the spreadsheet row of the header
@@ -219,7 +232,7 @@ def _read_xlsx_sheet(
             schema_overrides={ROW: pl.Int64},
         )
     )
-    frame, header_errors = _normalise(sheet, raw, first_row)
+    frame, header_errors = _normalise(sheet, raw, first_row, absent)
     errors.extend(header_errors)
     return None if header_errors else frame
 
@@ -245,7 +258,7 @@ def _read_xlsx(data: bytes, result: SourceFrames) -> None:
         if sheet.name not in by_name:
             result.errors.append(_missing_sheet(sheet, _("the workbook")))
             continue
-        frame = _read_xlsx_sheet(sheet, workbook, by_name[sheet.name], result.errors)
+        frame = _read_xlsx_sheet(sheet, workbook, by_name[sheet.name], result.errors, result.absent)
         if frame is not None:
             result.frames[sheet.name] = frame
 
@@ -255,7 +268,7 @@ def _read_csv_files(files: dict[str, bytes], result: SourceFrames, where: str) -
         if sheet.name not in files:
             result.errors.append(_missing_sheet(sheet, where))
             continue
-        frame = _read_csv(sheet, files[sheet.name], result.errors)
+        frame = _read_csv(sheet, files[sheet.name], result.errors, result.absent)
         if frame is not None:
             result.frames[sheet.name] = frame
 

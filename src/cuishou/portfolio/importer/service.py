@@ -203,7 +203,13 @@ def _audit_entries(
 
 
 def _write(
-    *, run: ImportRun, client: Client, valid: Validated, sha256: str, actor: Any
+    *,
+    run: ImportRun,
+    client: Client,
+    valid: Validated,
+    sha256: str,
+    actor: Any,
+    absent_loan_columns: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, int], list[str], list[str]]:
     """The write transaction's body: products, staging, change detection, upserts, audit."""
     assert valid.loans is not None and valid.debtors is not None
@@ -218,6 +224,7 @@ def _write(
         installments=valid.installments,
         contacts=valid.contacts,
         addresses=valid.addresses,
+        keep_loan_columns=absent_loan_columns,
     )
     changes = writer.loan_changes() if writer.existing_contracts() else {}
     counts = {f"rows_{k}": v for k, v in valid.rows.items()}
@@ -278,7 +285,12 @@ def import_portfolio(
     try:
         with transaction.atomic():
             counts, new_products, changed = _write(
-                run=run, client=client, valid=valid, sha256=source_frames.sha256, actor=actor
+                run=run,
+                client=client,
+                valid=valid,
+                sha256=source_frames.sha256,
+                actor=actor,
+                absent_loan_columns=source_frames.absent.get("loans", frozenset()),
             )
             result.timings["write"] = time.perf_counter() - clock
             result.counts, result.new_products, result.changed_contracts = (

@@ -103,6 +103,12 @@ class LoanChange:
     after: dict[str, Any] = field(default_factory=dict)
 
 
+# Optional loan columns whose stored value a file without the column keeps (a client's
+# segment; the limitation date, which decides whether a suit may be filed), with the value
+# a new loan gets: leaving a column out is not saying "none".
+KEPT_WHEN_ABSENT: dict[str, str] = {"segment": "''", "limitation_on": "NULL"}
+
+
 class PortfolioWriter:
     def __init__(self, *, client_id: int, run_id: int) -> None:
         connection.ensure_connection()
@@ -160,8 +166,20 @@ class PortfolioWriter:
         installments: pl.DataFrame,
         contacts: pl.DataFrame,
         addresses: pl.DataFrame,
+        keep_loan_columns: frozenset[str] = frozenset(),
     ) -> None:
+        """Stage the file's rows. ``keep_loan_columns`` (optional loan columns the file
+        does not have, of ``KEPT_WHEN_ABSENT``) take what the loan has stored, so a file
+        that leaves them out changes nothing there (a new loan gets the empty value)."""
         self.stage("imp_loan", LOAN_STAGE, loans)
+        for column in sorted(keep_loan_columns & KEPT_WHEN_ABSENT.keys()):
+            self.execute(
+                f"""UPDATE imp_loan SET {column} = COALESCE((
+                        SELECT l.{column} FROM portfolio_loan l
+                        WHERE l.client_id = %s AND l.contract_no = imp_loan.contract_no),
+                    {KEPT_WHEN_ABSENT[column]})""",
+                [self.client_id],
+            )
         self.stage("imp_debtor", DEBTOR_STAGE, debtors)
         self.stage("imp_inst", INSTALLMENT_STAGE, installments)
         self.stage("imp_contact", CONTACT_STAGE, contacts)

@@ -38,6 +38,7 @@ def pdf_fonts(pdf: bytes) -> list[bytes]:
             continue
     return re.findall(rb"/BaseFont\s*/([^\s/<>\[\]]+)", pdf + b"".join(streams))
 
+
 D = dt.date.fromisoformat
 
 

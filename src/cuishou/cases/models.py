@@ -655,7 +655,8 @@ class RepaymentPlan(models.Model):
         _("debtor's consent"), help_text=_("How and when the debtor agreed to the plan.")
     )
     grace_days = models.PositiveSmallIntegerField(
-        _("grace days"), help_text=_("An installment unpaid this many days after its date breaks the plan.")
+        _("grace days"),
+        help_text=_("An installment unpaid this many days after its date breaks the plan."),
     )
     status = models.CharField(
         _("status"), max_length=16, choices=PlanStatus.choices, default=PlanStatus.ACTIVE

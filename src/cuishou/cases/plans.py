@@ -277,14 +277,12 @@ def plans_decide(
         with connection.cursor() as cur:
             if installment_updates:
                 cur.executemany(
-                    "UPDATE cases_planinstallment SET status = %s, paid_amount = %s"
-                    " WHERE id = %s",
+                    "UPDATE cases_planinstallment SET status = %s, paid_amount = %s WHERE id = %s",
                     installment_updates,
                 )
             if plan_updates:
                 cur.executemany(
-                    "UPDATE cases_repaymentplan SET status = %s, decided_as_of = %s"
-                    " WHERE id = %s",
+                    "UPDATE cases_repaymentplan SET status = %s, decided_as_of = %s WHERE id = %s",
                     plan_updates,
                 )
         audit_record_many(actor=actor, entries=entries)

@@ -68,7 +68,9 @@ def priority_score(
     plan_due_today: bool = False,
 ) -> int:
     if on_plan:
-        score = 150 if last_contact_at is None else 5 * min(max((now - last_contact_at).days, 0), 30)
+        score = (
+            150 if last_contact_at is None else 5 * min(max((now - last_contact_at).days, 0), 30)
+        )
         score += 500 if plan_due_today else 0
         score += 300 if follow_up_due else 0
         return score

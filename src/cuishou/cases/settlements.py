@@ -152,9 +152,7 @@ def settlement_request(
     figures = case_settlement_figures(locked)
     for name, amount in waived.items():
         if amount > figures[name]:
-            errors[name] = [
-                _("At most %(figure)s (what is owed now).") % {"figure": figures[name]}
-            ]
+            errors[name] = [_("At most %(figure)s (what is owed now).") % {"figure": figures[name]}]
     discount = sum(waived.values(), ZERO)
     if discount <= 0 and "penalty" not in errors:
         errors.setdefault("penalty", []).append(_("A settlement needs a discount."))
@@ -314,8 +312,8 @@ def settlements_decide(
         open_ = open_.filter(case__client_id=client_id)
     for settlement in open_.order_by("case_id", "pk"):
         with transaction.atomic():
-            locked = Settlement.objects.select_for_update().select_related("case").get(
-                pk=settlement.pk
+            locked = (
+                Settlement.objects.select_for_update().select_related("case").get(pk=settlement.pk)
             )
             if locked.status not in (SettlementStatus.PENDING, SettlementStatus.APPROVED):
                 continue

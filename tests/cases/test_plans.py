@@ -121,7 +121,7 @@ def test_the_installments_must_add_up_exactly_to_what_the_plan_covers() -> None:
             consent_note="agreed",
             agreed_on=D("2026-10-01"),
         )
-    assert "add up to" in str(error.value)
+    assert list(error.value.message_dict) == ["installments"]
     with pytest.raises(ValidationError):
         plan_create(
             actor=collector,

@@ -59,7 +59,10 @@ def test_a_collector_agrees_a_plan_on_the_case_page(client, setup) -> None:  # t
     assert 'id="plans"' in page.content.decode()
     amount = case.overdue_amount + case.penalty
     first = (amount / 2).quantize(Decimal("0.01"))
-    lines = f"{(TODAY + 5 * DAY).isoformat()} {first}\n{(TODAY + 20 * DAY).isoformat()} {amount - first}"
+    lines = (
+        f"{(TODAY + 5 * DAY).isoformat()} {first}\n"
+        f"{(TODAY + 20 * DAY).isoformat()} {amount - first}"
+    )
 
     response = client.post(
         reverse("web:plan-new", args=[case.pk]),
@@ -106,7 +109,7 @@ def test_a_settlement_is_asked_on_the_case_page_and_decided_by_the_lead(client, 
 
 
 def test_a_receipt_is_made_from_the_case_page_and_downloaded(client, setup) -> None:  # type: ignore[no-untyped-def]
-    collector, _lead, loan, case = setup
+    collector, _lead, loan, _case = setup
     payment = payment_post(actor=collector, loan=loan, amount=Decimal("200.00"), value_date=TODAY)
     client.force_login(collector)
     response = client.post(reverse("web:receipt-new", args=[payment.pk]))

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cuishou.accounts.choices import Role
 from cuishou.cases.cadence import cadence_errors
 from cuishou.cases.choices import (
     Arm,
@@ -730,7 +731,7 @@ class SettlementLimit(models.Model):
     and at most ``max_amount`` (empty: no limit). A request goes to the lowest-ranked role
     whose limit covers it; above every limit only a superuser decides it."""
 
-    role = models.CharField(_("role"), max_length=32, unique=True)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, unique=True)
     rank = models.PositiveSmallIntegerField(
         _("rank"), help_text=_("Lower ranks are asked first; the next role up is the next rank.")
     )
@@ -773,6 +774,7 @@ class Settlement(models.Model):
     approver_role = models.CharField(
         _("decided by role"),
         max_length=32,
+        choices=Role.choices,
         blank=True,
         help_text=_("The lowest role whose limit covers the discount; empty: a superuser."),
     )

@@ -45,7 +45,7 @@ PLAN_PERMISSION = "cases.agree_plan"
 def plan_grace_days() -> int:
     """Days after an installment's date before it breaks the plan (setting
     ``CUISHOU_PLAN_GRACE_DAYS``, default 3)."""
-    return int(getattr(settings, "CUISHOU_PLAN_GRACE_DAYS", 3))
+    return int(settings.CUISHOU_PLAN_GRACE_DAYS)
 
 
 def plan_amount_for(case: Case, covers: str) -> Decimal:

@@ -182,7 +182,7 @@ def settlement_new(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             _("Settlement requested; it waits for %(role)s.")
-            % {"role": settlement.approver_role or _("a superuser")},
+            % {"role": settlement.get_approver_role_display() or _("a superuser")},
         )
     return redirect(reverse("web:case-detail", args=[case.pk]) + "#plans")
 

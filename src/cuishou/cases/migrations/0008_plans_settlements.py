@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
             name='SettlementLimit',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(max_length=32, unique=True, verbose_name='role')),
+                ('role', models.CharField(choices=[('collector', 'Collector (电催员)'), ('field_visitor', 'Field visitor (外访员)'), ('team_lead', 'Team lead (客户负责人)'), ('risk_manager', 'Risk manager (风控经理)'), ('legal_officer', 'Legal officer (法务)'), ('compliance_officer', 'Compliance officer (合规)'), ('finance', 'Finance (财务)'), ('client', 'Client (委托方)')], max_length=32, unique=True, verbose_name='role')),
                 ('rank', models.PositiveSmallIntegerField(help_text='Lower ranks are asked first; the next role up is the next rank.', verbose_name='rank')),
                 ('max_percent', models.DecimalField(decimal_places=2, max_digits=5, verbose_name='max discount (% of the balance)')),
                 ('max_amount', models.DecimalField(blank=True, decimal_places=2, default=None, max_digits=16, null=True, verbose_name='max discount (amount)')),
@@ -127,7 +127,7 @@ class Migration(migrations.Migration):
                 ('deadline', models.DateField(verbose_name='pay by')),
                 ('reason', models.TextField(verbose_name='reason')),
                 ('status', models.CharField(choices=[('pending', 'Waiting for approval'), ('approved', 'Approved (waiting for the payments)'), ('rejected', 'Rejected'), ('paid', 'Paid (case settled)'), ('lapsed', 'Lapsed (deadline missed)')], default='pending', max_length=16, verbose_name='status')),
-                ('approver_role', models.CharField(blank=True, help_text='The lowest role whose limit covers the discount; empty: a superuser.', max_length=32, verbose_name='decided by role')),
+                ('approver_role', models.CharField(blank=True, help_text='The lowest role whose limit covers the discount; empty: a superuser.', choices=[('collector', 'Collector (电催员)'), ('field_visitor', 'Field visitor (外访员)'), ('team_lead', 'Team lead (客户负责人)'), ('risk_manager', 'Risk manager (风控经理)'), ('legal_officer', 'Legal officer (法务)'), ('compliance_officer', 'Compliance officer (合规)'), ('finance', 'Finance (财务)'), ('client', 'Client (委托方)')], max_length=32, verbose_name='decided by role')),
                 ('requested_at', models.DateTimeField(verbose_name='requested at')),
                 ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
                 ('decision_note', models.TextField(blank=True, verbose_name='decision note')),

@@ -152,3 +152,32 @@ def test_one_active_plan_a_case_and_only_working_roles_agree_one() -> None:
     assert plan.status == "cancelled"
     assert AuditEvent.objects.filter(action="plan.cancel", case_id=case.pk).exists()
     agree(collector, case)  # a new one once the old is cancelled
+
+
+def test_a_strategy_escalation_point_leaves_a_case_on_a_plan_alone() -> None:
+    from cuishou.cases.models import Strategy
+    from cuishou.cases.strategies import strategies_escalate
+    from tests.factories import CaseFactory
+
+    bank = ClientFactory(code="PL")
+    strategy = Strategy.objects.create(
+        client=bank, name="两周无果外访", escalate_after_days=14, escalate_to="visit"
+    )
+    opened = D("2026-11-01")
+    quiet = CaseFactory(client=bank, strategy=strategy, stage="phone", opened_on=opened)
+    on_plan = CaseFactory(client=bank, strategy=strategy, stage="phone", opened_on=opened)
+    plan = RepaymentPlan.objects.create(
+        case=on_plan,
+        agreed_on=D("2026-10-25"),
+        amount=Decimal("100.00"),
+        consent_note="agreed",
+        grace_days=3,
+    )
+
+    assert strategies_escalate(as_of=D("2026-11-15")) == 1
+
+    assert Case.objects.get(pk=quiet.pk).stage == "visit"
+    assert Case.objects.get(pk=on_plan.pk).stage == "phone"
+    plan.status = "cancelled"
+    plan.save(update_fields=["status"])
+    assert strategies_escalate(as_of=D("2026-11-15")) == 1  # off the plan: escalated

@@ -230,3 +230,7 @@ LOGGING = {
 CUISHOU_BATCH_SQLITE_CACHE_MB = int(os.environ.get("CUISHOU_BATCH_SQLITE_CACHE_MB", "1024"))
 
 CUISHOU_DEFAULT_CLIENT_TIMEZONE = "Asia/Shanghai"
+
+# Days after a repayment plan installment's date before it breaks the plan (fixed on each
+# plan when it is agreed; docs/payments.md).
+CUISHOU_PLAN_GRACE_DAYS = int(os.environ.get("CUISHOU_PLAN_GRACE_DAYS", "3"))

@@ -31,6 +31,18 @@ _WORK_CASES = [
     "cases.view_dispute",
 ]
 
+# Repayment plans and settlements on the cases one works, and a receipt for a payment
+# (``cases.plans``, ``cases.settlements``, ``cases.receipts``); which settlements a role
+# approves is its ``SettlementLimit`` row.
+_PLANS = [
+    "cases.agree_plan",
+    "cases.view_repaymentplan",
+    "cases.request_settlement",
+    "cases.view_settlement",
+    "cases.add_receipt",
+]
+_APPROVE_SETTLEMENT = ["cases.approve_settlement", "cases.view_settlement"]
+
 # Asking for a compliance override (of a rule the pack marks overridable) on a case one
 # works; a compliance officer decides it (``compliance.overrides``: by role, not permission).
 _ASK_OVERRIDE = ["compliance.add_complianceoverride", "compliance.view_complianceoverride"]
@@ -39,7 +51,13 @@ _ASK_OVERRIDE = ["compliance.add_complianceoverride", "compliance.view_complianc
 # debtors or act on their identity; compliance, finance and clients see them masked.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     # Works an assigned queue: calls, SMS, promises, notes.
-    Role.COLLECTOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii", *_ASK_OVERRIDE],
+    Role.COLLECTOR: [
+        *_VIEW_PORTFOLIO,
+        *_WORK_CASES,
+        "cases.reveal_pii",
+        *_ASK_OVERRIDE,
+        *_PLANS,
+    ],
     # Visits the addresses of assigned cases.
     Role.FIELD_VISITOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii"],
     # Receives visit cases, allocates them within the teams they lead, reviews reports.
@@ -55,6 +73,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.close_case",
         "cases.approve_deescalation",
         *_ASK_OVERRIDE,
+        *_PLANS,
+        *_APPROVE_SETTLEMENT,
     ],
     # Issues cases, approves routes and equipment, sets strategy, manages clients/products.
     Role.RISK_MANAGER: [
@@ -69,6 +89,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.close_case",
         "cases.approve_deescalation",
         "cases.approve_write_off",
+        *_PLANS,
+        *_APPROVE_SETTLEMENT,
+        "cases.change_settlementlimit",
+        "cases.view_settlementlimit",
         "cases.add_strategy",
         "cases.change_strategy",
         "cases.view_strategy",
@@ -98,6 +122,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.reveal_pii",
         *_WORK_CASES,
         "cases.change_dispute",
+        *_APPROVE_SETTLEMENT,
         "compliance.add_contacthold",
         "compliance.change_contacthold",
         "compliance.view_contacthold",
@@ -135,6 +160,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payments.add_paymentreversal",
         "payments.view_paymentreversal",
         "payments.approve_reversal",
+        "cases.view_settlement",
+        "cases.add_receipt",
     ],
     # A client user sees its own client's portfolio, read-only and masked
     # (``case_visible_queryset`` narrows to ``User.client``).

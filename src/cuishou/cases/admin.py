@@ -10,14 +10,21 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from cuishou.audit.services import audit_record
 from cuishou.cases.models import (
     Case,
     CollectorProfile,
     ContactAttempt,
     Dispute,
+    PlanInstallment,
     PromiseInstalment,
     PromiseToPay,
+    Receipt,
+    RepaymentPlan,
+    Settlement,
+    SettlementLimit,
     Strategy,
+    WaiverLine,
 )
 from cuishou.cases.selectors import case_visible_queryset
 from cuishou.cases.services import case_assign, case_stage_set
@@ -174,3 +181,70 @@ class StrategyAdmin(admin.ModelAdmin):
     )
     list_filter = ("client", "active", "target")
     filter_horizontal = ("products",)
+
+
+class PlanInstallmentInline(admin.TabularInline):
+    model = PlanInstallment
+    extra = 0
+    can_delete = False
+    readonly_fields = ("seq", "due_on", "amount", "status", "paid_amount")
+
+
+@admin.register(RepaymentPlan)
+class RepaymentPlanAdmin(_ReadOnly):
+    list_display = ("case", "agreed_on", "amount", "status", "decided_as_of")
+    list_filter = ("status",)
+    inlines = [PlanInstallmentInline]
+
+
+class WaiverLineInline(admin.TabularInline):
+    model = WaiverLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("loan", "installment", "component", "amount", "value_date", "is_reversed")
+
+
+@admin.register(Settlement)
+class SettlementAdmin(_ReadOnly):
+    list_display = ("case", "settled_amount", "discount", "deadline", "status", "approver_role")
+    list_filter = ("status", "approver_role")
+    inlines = [WaiverLineInline]
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(_ReadOnly):
+    list_display = ("number", "payment", "case", "created_at", "sha256")
+    exclude = ("pdf",)
+
+
+@admin.register(SettlementLimit)
+class SettlementLimitAdmin(admin.ModelAdmin):
+    """Who approves how large a discount; each change is audited."""
+
+    list_display = ("role", "rank", "max_percent", "max_amount")
+    ordering = ("rank",)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="settlement_limit.change" if change else "settlement_limit.add",
+            target=obj,
+            summary=str(obj),
+            after={
+                "role": obj.role,
+                "rank": obj.rank,
+                "max_percent": obj.max_percent,
+                "max_amount": obj.max_amount,
+            },
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        audit_record(
+            actor=request.user,
+            action="settlement_limit.delete",
+            target=obj,
+            summary=str(obj),
+            before={"role": obj.role, "max_percent": obj.max_percent},
+        )
+        super().delete_model(request, obj)

@@ -126,3 +126,45 @@ class Arm(models.TextChoices):
 
     CHAMPION = "champion", _("Champion")
     CHALLENGER = "challenger", _("Challenger")
+
+
+class PlanStatus(models.TextChoices):
+    """A repayment plan (分期还款计划); kept or broken is decided by the nightly run."""
+
+    ACTIVE = "active", _("Active")
+    KEPT = "kept", _("Kept (all paid)")
+    BROKEN = "broken", _("Broken")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PlanCovers(models.TextChoices):
+    """What a repayment plan replaces."""
+
+    OVERDUE = "overdue", _("The overdue amount")
+    BALANCE = "balance", _("The whole balance")
+
+
+class InstallmentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PAID = "paid", _("Paid")
+    MISSED = "missed", _("Missed")
+
+
+class SettlementStatus(models.TextChoices):
+    """A settlement (减免/和解): asked for, decided within a role's limit, then paid by its
+    deadline (the case closes as settled) or lapsed."""
+
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved (waiting for the payments)")
+    REJECTED = "rejected", _("Rejected")
+    PAID = "paid", _("Paid (case settled)")
+    LAPSED = "lapsed", _("Lapsed (deadline missed)")
+
+
+class WaivedComponent(models.TextChoices):
+    """What a waiver line forgives; the same values as a payment allocation's component,
+    so the nightly engine reads both ledgers alike."""
+
+    PENALTY = "penalty", _("Penalty interest")
+    INTEREST = "interest", _("Interest")
+    PRINCIPAL = "principal", _("Principal")

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cuishou.accounts.choices import Role
 from cuishou.cases.cadence import cadence_errors
 from cuishou.cases.choices import (
     Arm,
@@ -17,13 +18,18 @@ from cuishou.cases.choices import (
     Closure,
     DisputeStatus,
     HandOverStatus,
+    InstallmentStatus,
     Outcome,
     Party,
+    PlanCovers,
+    PlanStatus,
     PromiseStatus,
     RequestKind,
     RequestStatus,
+    SettlementStatus,
     Stage,
     Target,
+    WaivedComponent,
 )
 from cuishou.core.models import MoneyField, TimeStampedModel
 from cuishou.portfolio.choices import Bucket
@@ -123,6 +129,9 @@ class Case(TimeStampedModel):
             ("close_case", _("Can close cases (settled, returned, paid in full)")),
             ("approve_write_off", _("Can approve writing a case off")),
             ("approve_deescalation", _("Can approve moving a case to an earlier stage")),
+            ("agree_plan", _("Can agree a repayment plan with a debtor")),
+            ("request_settlement", _("Can ask for a settlement (discount) on a case")),
+            ("approve_settlement", _("Can approve a settlement within the role's limit")),
         ]
 
     def __str__(self) -> str:
@@ -624,3 +633,273 @@ class Strategy(models.Model):
             errors["challenger_share"] = [_("Only a challenger has a share.")]
         if errors:
             raise ValidationError(errors)
+
+
+class RepaymentPlan(models.Model):
+    """分期还款计划: installments agreed with the debtor that replace the overdue amount (or
+    the balance) as of a day. While active the case is "on a plan": the nightly run keeps
+    its stage, strategies do not escalate it and the queue ranks it lower. The nightly run
+    decides it kept (every installment paid) or broken (one unpaid past the grace days),
+    which restores collection (docs/payments.md)."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="plans"
+    )
+    agreed_on = models.DateField(
+        _("agreed on"), help_text=_("Payments from this day on count towards the plan.")
+    )
+    covers = models.CharField(
+        _("covers"), max_length=16, choices=PlanCovers.choices, default=PlanCovers.OVERDUE
+    )
+    amount = MoneyField(_("amount covered"))
+    consent_note = models.TextField(
+        _("debtor's consent"), help_text=_("How and when the debtor agreed to the plan.")
+    )
+    grace_days = models.PositiveSmallIntegerField(
+        _("grace days"),
+        help_text=_("An installment unpaid this many days after its date breaks the plan."),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=PlanStatus.choices, default=PlanStatus.ACTIVE
+    )
+    decided_as_of = models.DateField(_("decided as of"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agreed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("repayment plan")
+        verbose_name_plural = _("repayment plans")
+        ordering = ["-agreed_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(status="active"), name="plan_one_active"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="plan_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.amount} {self.status}"
+
+
+class PlanInstallment(models.Model):
+    """One dated amount of a repayment plan: paid when the payments from the plan's day
+    on cover it and every earlier one."""
+
+    plan = models.ForeignKey(
+        RepaymentPlan,
+        verbose_name=_("repayment plan"),
+        on_delete=models.CASCADE,
+        related_name="installments",
+    )
+    seq = models.PositiveSmallIntegerField(_("installment"))
+    due_on = models.DateField(_("due on"))
+    amount = MoneyField(_("amount"))
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=InstallmentStatus.choices,
+        default=InstallmentStatus.PENDING,
+    )
+    paid_amount = MoneyField(
+        _("paid towards it"), help_text=_("Payments counted for it when last decided.")
+    )
+
+    class Meta:
+        verbose_name = _("plan installment")
+        verbose_name_plural = _("plan installments")
+        ordering = ["plan", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "seq"], name="plan_installment_seq"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="plan_installment_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id}#{self.seq} {self.amount} {self.due_on}"
+
+
+class SettlementLimit(models.Model):
+    """How large a settlement a role may approve: at most ``max_percent`` of the balance
+    and at most ``max_amount`` (empty: no limit). A request goes to the lowest-ranked role
+    whose limit covers it; above every limit only a superuser decides it."""
+
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, unique=True)
+    rank = models.PositiveSmallIntegerField(
+        _("rank"), help_text=_("Lower ranks are asked first; the next role up is the next rank.")
+    )
+    max_percent = models.DecimalField(
+        _("max discount (% of the balance)"), max_digits=5, decimal_places=2
+    )
+    max_amount = MoneyField(_("max discount (amount)"), null=True, blank=True, default=None)
+
+    class Meta:
+        verbose_name = _("settlement limit")
+        verbose_name_plural = _("settlement limits")
+        ordering = ["rank", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.max_percent}% / {self.max_amount}"
+
+
+class Settlement(models.Model):
+    """减免/和解: a discount on penalty, interest and principal of the case's debt. The
+    debtor pays ``settled_amount`` by ``deadline`` (payments from the approval day on);
+    then the case closes as settled and the rest is waived (``WaiverLine``)."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="settlements"
+    )
+    balance = MoneyField(_("balance when asked"))
+    penalty_waived = MoneyField(_("penalty discount"))
+    interest_waived = MoneyField(_("interest discount"))
+    principal_waived = MoneyField(_("principal discount"))
+    discount = MoneyField(_("discount"))
+    settled_amount = MoneyField(_("settled amount"))
+    deadline = models.DateField(_("pay by"))
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=SettlementStatus.choices,
+        default=SettlementStatus.PENDING,
+    )
+    approver_role = models.CharField(
+        _("decided by role"),
+        max_length=32,
+        choices=Role.choices,
+        blank=True,
+        help_text=_("The lowest role whose limit covers the discount; empty: a superuser."),
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decision_note = models.TextField(_("decision note"), blank=True)
+    approved_on = models.DateField(
+        _("approved on"), null=True, blank=True, help_text=_("Payments from this day on count.")
+    )
+    completed_on = models.DateField(_("settled on"), null=True, blank=True)
+    paid_amount = MoneyField(_("paid towards it"))
+    waived_amount = MoneyField(_("waived when settled"))
+
+    class Meta:
+        verbose_name = _("settlement")
+        verbose_name_plural = _("settlements")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=models.Q(status__in=["pending", "approved"]),
+                name="settlement_one_open",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(settled_amount__gt=0), name="settlement_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.settled_amount} {self.status}"
+
+
+class WaiverLine(models.Model):
+    """What a settlement forgave on one loan (penalty, or one installment's interest or
+    principal), dated the day the case settled. The nightly engine reads these lines with
+    the payment allocations, so the loan's balance is 0 from that day on and its history
+    before it is unchanged."""
+
+    settlement = models.ForeignKey(
+        Settlement, verbose_name=_("settlement"), on_delete=models.PROTECT, related_name="waivers"
+    )
+    loan = models.ForeignKey(
+        "portfolio.Loan", verbose_name=_("loan"), on_delete=models.PROTECT, related_name="+"
+    )
+    installment = models.ForeignKey(
+        "portfolio.Installment",
+        verbose_name=_("installment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="waivers",
+    )
+    component = models.CharField(_("component"), max_length=16, choices=WaivedComponent.choices)
+    amount = MoneyField(_("amount"))
+    value_date = models.DateField(_("value date"))
+    is_reversed = models.BooleanField(_("reversed"), default=False)
+
+    class Meta:
+        verbose_name = _("waiver line")
+        verbose_name_plural = _("waiver lines")
+        ordering = ["settlement", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="waiver_amount_positive"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(component__in=["interest", "principal"], installment__isnull=False)
+                    | models.Q(component="penalty", installment__isnull=True)
+                ),
+                name="waiver_installment_matches_component",
+            ),
+        ]
+        indexes = [models.Index(fields=["loan", "value_date"], name="waiver_loan_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.component} {self.amount}"
+
+
+class Receipt(models.Model):
+    """回执: a PDF receipt for a posted payment, rendered once and kept as evidence with its
+    SHA-256. A new request makes a new receipt with a new number."""
+
+    payment = models.ForeignKey(
+        "payments.Payment", verbose_name=_("payment"), on_delete=models.PROTECT, related_name="+"
+    )
+    case = models.ForeignKey(
+        Case,
+        verbose_name=_("case"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="receipts",
+    )
+    number = models.CharField(_("receipt number"), max_length=32, unique=True)
+    created_at = models.DateTimeField(_("created at"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    pdf = models.BinaryField(_("PDF"))
+
+    class Meta:
+        verbose_name = _("receipt")
+        verbose_name_plural = _("receipts")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number

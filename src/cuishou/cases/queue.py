@@ -9,6 +9,10 @@ current (docs/workflow.md):
 - time since the last contact: 5 points a day, at most 150 (never contacted: 150);
 - a promise instalment due today: 500; a call-back due today or earlier: 300;
 - an action of the case's strategy cadence due today or earlier (``cases.cadence``): 200.
+
+A case on an active repayment plan ranks lower: its balance, days past due, broken
+promises and cadence count nothing (the overdue amount is under an agreement); only the
+time since the last contact, a call-back, and a plan installment due today (500) count.
 """
 
 from __future__ import annotations
@@ -22,8 +26,15 @@ from django.db.models import Count, Exists, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from cuishou.cases.cadence import NextAction, next_actions
-from cuishou.cases.choices import CaseStatus, PromiseStatus
-from cuishou.cases.models import Case, ContactAttempt, PromiseInstalment, PromiseToPay
+from cuishou.cases.choices import CaseStatus, InstallmentStatus, PlanStatus, PromiseStatus
+from cuishou.cases.models import (
+    Case,
+    ContactAttempt,
+    PlanInstallment,
+    PromiseInstalment,
+    PromiseToPay,
+    RepaymentPlan,
+)
 from cuishou.core.timeutil import SHANGHAI, today_shanghai
 
 BALANCE_PER_POINT = Decimal("250")
@@ -40,6 +51,7 @@ class QueueItem:
     broken_promises: int
     next_action: NextAction | None = None
     cadence_due: bool = False
+    on_plan: bool = False
 
 
 def priority_score(
@@ -52,7 +64,16 @@ def priority_score(
     follow_up_due: bool,
     now: dt.datetime,
     cadence_due: bool = False,
+    on_plan: bool = False,
+    plan_due_today: bool = False,
 ) -> int:
+    if on_plan:
+        score = (
+            150 if last_contact_at is None else 5 * min(max((now - last_contact_at).days, 0), 30)
+        )
+        score += 500 if plan_due_today else 0
+        score += 300 if follow_up_due else 0
+        return score
     score = min(400, int(max(balance, Decimal(0)) / BALANCE_PER_POINT))
     score += min(max(dpd, 0), 180)
     score += 150 * min(broken_promises, 3)
@@ -89,6 +110,13 @@ def queue_for(user: Any, *, today: dt.date | None = None) -> list[QueueItem]:
         status=PromiseStatus.PENDING,
         due_on=today,
     )
+    active_plan = RepaymentPlan.objects.filter(case=OuterRef("pk"), status=PlanStatus.ACTIVE)
+    plan_today = PlanInstallment.objects.filter(
+        plan__case=OuterRef("pk"),
+        plan__status=PlanStatus.ACTIVE,
+        status=InstallmentStatus.PENDING,
+        due_on=today,
+    )
     cases = (
         Case.objects.filter(assignee=user, status=CaseStatus.OPEN)
         .select_related("client", "debtor")
@@ -97,6 +125,8 @@ def queue_for(user: Any, *, today: dt.date | None = None) -> list[QueueItem]:
             follow_up_at=Subquery(latest.values("next_follow_up_at")[:1]),
             broken_recent=Subquery(broken),
             promise_today=Exists(due_today),
+            on_plan=Exists(active_plan),
+            plan_today=Exists(plan_today),
         )
     )
     rows = list(cases.select_related("strategy"))
@@ -128,6 +158,8 @@ def queue_for(user: Any, *, today: dt.date | None = None) -> list[QueueItem]:
                     follow_up_due=follow_up is not None and follow_up < end_of_today,
                     now=now,
                     cadence_due=cadence_due,
+                    on_plan=bool(getattr(case, "on_plan", False)),
+                    plan_due_today=bool(getattr(case, "plan_today", False)),
                 ),
                 last_contact_at=last,
                 follow_up_at=follow_up,
@@ -135,6 +167,7 @@ def queue_for(user: Any, *, today: dt.date | None = None) -> list[QueueItem]:
                 broken_promises=broken_n,
                 next_action=planned[0] if planned else None,
                 cadence_due=cadence_due,
+                on_plan=bool(getattr(case, "on_plan", False)),
             )
         )
     items.sort(key=lambda i: (-i.priority, -i.case.balance, i.case.pk))

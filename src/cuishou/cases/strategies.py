@@ -25,7 +25,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cuishou.audit.services import AuditEntry, audit_record_many
-from cuishou.cases.choices import OPEN_STATUSES, STAGE_ORDER, Arm, CaseStatus
+from cuishou.cases.choices import OPEN_STATUSES, STAGE_ORDER, Arm, CaseStatus, PlanStatus
 from cuishou.cases.closure import escalate_locked
 from cuishou.cases.models import Case, PromiseToPay, Strategy
 from cuishou.cases.services import cases_bulk_set
@@ -189,6 +189,8 @@ def strategies_escalate(
     )
     if client_id is not None:
         cases = cases.filter(client_id=client_id)
+    # A case on an active repayment plan is left alone (docs/payments.md).
+    cases = cases.exclude(plans__status=PlanStatus.ACTIVE)
     rows = list(
         cases.exclude(strategy__escalate_to="").values_list(
             "pk",

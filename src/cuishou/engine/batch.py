@@ -6,7 +6,11 @@
    the process id is not alive, or another host and started more than ``STALE_AFTER``
    ago), and refuses to start while a live run covers the same portfolio.
 2. Records the run (``BatchRun``, status running, host and process id).
-3. The current state as of ``as_of`` (``portfolio_recompute``): loans, cases, stages and
+3. Repayment plans kept or broken and settlements paid or lapsed (``plans_decide``,
+   ``settlements_decide``): from the payments alone, so before the current state, which
+   then puts a case whose plan broke back on its ladder stage and a settled case's loans
+   (with their waiver lines) at 0. (Promises are decided after the current state.)
+3a. The current state as of ``as_of`` (``portfolio_recompute``): loans, cases, stages and
    the day's snapshot rows, in one transaction.
 4. History: rewrites the snapshot rows of past days (``snapshots_rewrite``, one
    transaction a day):
@@ -55,7 +59,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import actor_parts, audit_record
+from cuishou.cases.plans import plans_decide
 from cuishou.cases.promises import promises_decide
+from cuishou.cases.settlements import settlements_decide
 from cuishou.cases.strategies import strategies_assign, strategies_escalate
 from cuishou.core.timeutil import require_date
 from cuishou.engine.choices import RunStatus
@@ -93,6 +99,10 @@ _COUNT_KEYS = (
     "strategy_assigned",
     "strategy_challengers",
     "strategy_escalations",
+    "plans_kept",
+    "plans_broken",
+    "settlements_paid",
+    "settlements_lapsed",
 )
 
 
@@ -428,6 +438,11 @@ def batch_run(
     try:
         plan = history_plan(as_of=as_of, date_from=date_from, client=client)
         counts = dict.fromkeys(_COUNT_KEYS, 0)
+        # Plans and settlements are decided from payments alone, before the current
+        # state, so that the same run puts a case whose plan broke back on its ladder
+        # stage and computes a settled case's loans (with their waivers) at 0.
+        _add(counts, plans_decide(as_of=as_of, client_id=client_id, actor=actor))
+        _add(counts, settlements_decide(as_of=as_of, client_id=client_id, actor=actor))
         if shards == 1:
             scope = Scope(client_id=client_id)
             with run_page_cache():

@@ -54,6 +54,17 @@ RULE_GRACE, RULE_CLIENT, RULE_DEFAULT = "grace", "client", "default"
 
 MICRO = 1_000_000  # rates have six decimal places
 
+# The dated ledger the figures read: payment allocations and the lines a settlement
+# waived (``cases.WaiverLine``), which count exactly like a payment with that value date
+# (docs/payments.md).
+LEDGER = """(
+    SELECT loan_id, installment_id, component, amount, value_date, is_reversed
+    FROM payments_paymentallocation
+    UNION ALL
+    SELECT loan_id, installment_id, component, amount, value_date, is_reversed
+    FROM cases_waiverline
+)"""
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -226,7 +237,7 @@ def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
                SUM(CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END)
                    AS i_bore,
                SUM(CASE WHEN {after_grace} THEN {amount} ELSE 0 END) AS after_grace
-        FROM payments_paymentallocation a
+        FROM {LEDGER} a
         JOIN portfolio_installment i ON i.id = a.installment_id
         JOIN portfolio_loan l ON l.id = a.loan_id
         JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
@@ -273,7 +284,7 @@ def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     # Paid after the grace period (for the grace rule), looked up per installment: pauses
     # touch few installments, and allocations are indexed by installment.
     after_grace = f"""COALESCE((
-        SELECT SUM({fen("g.amount")}) FROM payments_paymentallocation g
+        SELECT SUM({fen("g.amount")}) FROM {LEDGER} g
         WHERE g.installment_id = i.id AND NOT g.is_reversed
           AND g.component IN ('principal', 'interest')
           AND {d.days_between("g.value_date", "i.due_on")} > p.grace_days), 0)"""
@@ -299,7 +310,7 @@ def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
             {join} portfolio_loan l ON l.id = z.loan_id
             {join} ({_products(d, as_of)}) p ON p.id = l.product_id
             {join} portfolio_installment i ON i.loan_id = z.loan_id
-            {join} payments_paymentallocation a
+            {join} {LEDGER} a
                  ON a.installment_id = i.id AND NOT a.is_reversed
             WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
               AND {eligible}
@@ -311,7 +322,7 @@ def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
 def _penalty_paid(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     return f"""
         SELECT a.loan_id, SUM({fen("a.amount")}) AS paid
-        FROM payments_paymentallocation a
+        FROM {LEDGER} a
         JOIN portfolio_loan l ON l.id = a.loan_id
         WHERE a.component = 'penalty' AND NOT a.is_reversed
           AND a.value_date <= {d.date(as_of)} AND {scope.where(d, "l", loan=True)}
@@ -883,6 +894,14 @@ def _hand(d: Dialect, alias: str) -> str:
     return f"{alias}.stage_set_by_hand" if d.pg else f"{alias}.stage_set_by_hand <> 0"
 
 
+def _on_plan(alias: str) -> str:
+    """The case has an active repayment plan: the run keeps its stage (docs/payments.md)."""
+    return (
+        "EXISTS (SELECT 1 FROM cases_repaymentplan rp"
+        f" WHERE rp.case_id = {alias}.id AND rp.status = 'active')"
+    )
+
+
 def stage_changes(d: Dialect, scope: Scope, statuses: list[str]) -> str:
     """Open cases whose stage the strategy table moves: id, old stage, new stage, bucket,
     whether the old one was set by hand, the rule (grace, client or default)."""
@@ -894,6 +913,7 @@ def stage_changes(d: Dialect, scope: Scope, statuses: list[str]) -> str:
         WHERE c.status IN ({_quoted(statuses)})
           AND {scope.where(d, "c", loan=False)}
           AND c.stage <> {new}
+          AND NOT {_on_plan("c")}
         ORDER BY c.id
     """
 
@@ -910,6 +930,7 @@ def update_stages(d: Dialect, scope: Scope, statuses: list[str]) -> str:
           AND cases_case.status IN ({_quoted(statuses)})
           AND {_case_scope(d, scope)}
           AND cases_case.stage <> {new}
+          AND NOT {_on_plan("cases_case")}
     """
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cuishou.web import payments, views
+from cuishou.web import payments, settlements, views
 
 app_name = "web"
 urlpatterns = [
@@ -41,4 +41,19 @@ urlpatterns = [
         payments.payment_reversal_decide,
         name="payment-reversal-decide",
     ),
+    path("cases/<int:pk>/plan/", settlements.plan_new, name="plan-new"),
+    path(
+        "cases/<int:pk>/plan/<int:plan_pk>/cancel/",
+        settlements.plan_cancel_view,
+        name="plan-cancel",
+    ),
+    path("cases/<int:pk>/settlement/", settlements.settlement_new, name="settlement-new"),
+    path("settlements/", settlements.settlement_list, name="settlement-list"),
+    path(
+        "settlements/<int:pk>/decide/",
+        settlements.settlement_decide_view,
+        name="settlement-decide",
+    ),
+    path("payments/<int:pk>/receipt/", settlements.receipt_new, name="receipt-new"),
+    path("receipts/<int:pk>/", settlements.receipt_download, name="receipt-download"),
 ]

@@ -88,6 +88,7 @@ from cuishou.web.selectors import (
     import_runs,
     user_may_see_imports,
 )
+from cuishou.web.settlements import plans_context
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -419,6 +420,7 @@ def _workbench_context(
             "override_hints": [],
         }
     )
+    context.update(plans_context(request, case))
     return context
 
 

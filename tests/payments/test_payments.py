@@ -473,3 +473,36 @@ def test_the_admin_shows_payments_and_their_lines_but_never_changes_them(loan, c
     browser.post(f"/admin/payments/payment/{payment.pk}/change/", {"amount": "1.00"})
     payment.refresh_from_db()
     assert payment.amount == D("7000.00")
+
+
+def test_penalty_a_later_settlement_waived_is_not_collected_by_a_backdated_payment(clerk):
+    from django.utils import timezone
+
+    from cuishou.cases.models import Settlement, WaiverLine
+
+    loan = make_loan(*PENALTY_LOAN, penalty_rate="0.36")
+    case = CaseFactory(client=loan.client, debtor=loan.debtor)
+    settlement = Settlement.objects.create(
+        case=case,
+        deadline=TODAY,
+        reason="hardship",
+        status="completed",
+        requested_at=timezone.now(),
+        balance=D("1091.00"),
+        penalty_waived=D("41.00"),
+        interest_waived=D("0"),
+        principal_waived=D("0"),
+        discount=D("41.00"),
+        settled_amount=D("1050.00"),
+    )
+    # The settlement forgave the 41.00 of penalty owed on its day.
+    WaiverLine.objects.create(
+        settlement=settlement, loan=loan, component="penalty", amount=D("41.00"), value_date=TODAY
+    )
+
+    # Dated before it: 10.00 was owed on 2026-10-20, but it was waived since.
+    earlier = payment_post(
+        actor=clerk, loan=loan, amount=D("30.00"), value_date=dt.date(2026, 10, 20)
+    )
+
+    assert lines(earlier) == [("interest", 1, "30.00")]

@@ -736,7 +736,7 @@ class SettlementLimit(models.Model):
         _("rank"), help_text=_("Lower ranks are asked first; the next role up is the next rank.")
     )
     max_percent = models.DecimalField(
-        _("max discount (% of the balance)"), max_digits=5, decimal_places=2
+        _("max discount (percent of the balance)"), max_digits=5, decimal_places=2
     )
     max_amount = MoneyField(_("max discount (amount)"), null=True, blank=True, default=None)
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import actor_parts, audit_record
-from cuishou.cases.models import Case
+from cuishou.cases.models import Case, WaiverLine
 from cuishou.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
 from cuishou.core.timeutil import is_date, today_shanghai
 from cuishou.engine.marks import recompute_mark_add
@@ -110,16 +110,20 @@ def _penalty_open(loan: Loan, value_date: dt.date) -> Decimal:
     if not rate:
         return ZERO  # nothing ever accrues
     owed = loan_figures_as_of(loan_id=loan.pk, as_of=value_date).penalty
+    later = {
+        "loan_id": loan.pk,
+        "component": AllocationComponent.PENALTY,
+        "is_reversed": False,
+        "value_date__gt": value_date,
+    }
     paid_later = (
-        PaymentAllocation.objects.filter(
-            loan_id=loan.pk,
-            component=AllocationComponent.PENALTY,
-            is_reversed=False,
-            value_date__gt=value_date,
-        ).aggregate(total=Sum("amount"))["total"]
-        or ZERO
+        PaymentAllocation.objects.filter(**later).aggregate(total=Sum("amount"))["total"] or ZERO
     )
-    return max(ZERO, owed - paid_later)
+    # Penalty a settlement waived on a later day is not collected by a backdated payment.
+    waived_later = (
+        WaiverLine.objects.filter(**later).aggregate(total=Sum("amount"))["total"] or ZERO
+    )
+    return max(ZERO, owed - paid_later - waived_later)
 
 
 _Step = tuple[AllocationComponent, Installment | None, Decimal]

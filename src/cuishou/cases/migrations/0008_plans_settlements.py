@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('role', models.CharField(choices=[('collector', 'Collector (电催员)'), ('field_visitor', 'Field visitor (外访员)'), ('team_lead', 'Team lead (客户负责人)'), ('risk_manager', 'Risk manager (风控经理)'), ('legal_officer', 'Legal officer (法务)'), ('compliance_officer', 'Compliance officer (合规)'), ('finance', 'Finance (财务)'), ('client', 'Client (委托方)')], max_length=32, unique=True, verbose_name='role')),
                 ('rank', models.PositiveSmallIntegerField(help_text='Lower ranks are asked first; the next role up is the next rank.', verbose_name='rank')),
-                ('max_percent', models.DecimalField(decimal_places=2, max_digits=5, verbose_name='max discount (% of the balance)')),
+                ('max_percent', models.DecimalField(decimal_places=2, max_digits=5, verbose_name='max discount (percent of the balance)')),
                 ('max_amount', models.DecimalField(blank=True, decimal_places=2, default=None, max_digits=16, null=True, verbose_name='max discount (amount)')),
             ],
             options={

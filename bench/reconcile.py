@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the timed call")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="cuishou-bench-recon-"))
@@ -218,11 +219,22 @@ def main() -> None:
             mock.patch.object(reconcile, "today_shanghai", lambda: TODAY),
             mock.patch.object(services, "today_shanghai", lambda: TODAY),
         ):
+            profiler = None
+            if args.profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             t = time.perf_counter()
             result = reconcile.statement_import(
                 actor="bench", client=client, data=data, file_name="bench.csv", post=False
             )
             seconds = time.perf_counter() - t
+            if profiler is not None:
+                import pstats
+
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             assert result.ok, result.errors[:5]
             print(f"reconciled in {seconds:.2f} s: {result.summary}")
             t = time.perf_counter()

@@ -341,3 +341,47 @@ def test_command_prints_the_summary_and_refuses_bad_files(book, tmp_path: Path):
     assert "2:amount: required" in out.getvalue()
     with pytest.raises(CommandError, match="no client"):
         call_command("payments", "import-statement", str(good), "--client", "NOPE")
+
+
+def test_pages_upload_show_and_work_the_queue(book, client, django_assert_max_num_queries):
+    bank, loans = book
+    client.force_login(UserFactory(role="collector"))
+    assert client.get("/payments/statements/").status_code == 403
+    finance = UserFactory(role="finance")
+    client.force_login(finance)
+    page = client.get("/payments/", HTTP_ACCEPT_LANGUAGE="en")
+    assert b"/payments/statements/queue/" in page.content
+    upload = io.BytesIO(statement_csv())
+    upload.name = "s.csv"
+    sent = client.post(
+        "/payments/statements/", {"client": bank.pk, "file": upload}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert sent.status_code == 302
+    shown = client.get(sent["Location"], HTTP_ACCEPT_LANGUAGE="en")
+    assert b'data-line="T09" data-status="matched"' in shown.content
+    with django_assert_max_num_queries(8):
+        queue = client.get("/payments/statements/queue/", HTTP_ACCEPT_LANGUAGE="en")
+    assert b'data-queue-line="T08"' in queue.content and b'data-candidate="HT-W1"' in queue.content
+    w8 = StatementLine.objects.get(txn_id="T08")
+    client.post(f"/payments/statements/lines/{w8.pk}/confirm/", {"loan": loans["W1"].pk})
+    w8.refresh_from_db()
+    assert w8.status == S.MATCHED and w8.loan_id == loans["W1"].pk
+    t7 = StatementLine.objects.get(txn_id="T07")
+    client.post(f"/payments/statements/lines/{t7.pk}/split/", {"parts": "HT-A1 1575.01\nHT-B1 0"})
+    t7.refresh_from_db()
+    assert t7.status == S.UNMATCHED
+    client.post(f"/payments/statements/lines/{t7.pk}/split/", {"parts": "HT-A1 575\nHT-B1 1000.00"})
+    t7.refresh_from_db()
+    assert t7.status == S.MATCHED and t7.payments.count() == 2
+    t14 = StatementLine.objects.get(txn_id="T14")
+    client.post(f"/payments/statements/lines/{t14.pk}/confirm/", {"contract_no": "HT-C1"})
+    t14.refresh_from_db()
+    assert t14.loan_id == loans["C1"].pk
+    bad = io.BytesIO((HEADER + "\nB1,2026-11-15,,x,,\n").encode())
+    bad.name = "bad.csv"
+    refused = client.post(
+        "/payments/statements/",
+        {"client": bank.pk, "file": bad, "dry_run": "on"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert refused.status_code == 422 and b"2:amount: required" in refused.content

@@ -170,7 +170,7 @@ def _name_hits(lines: pl.DataFrame, loans: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_amounts(
-    hits: pl.DataFrame, lines: pl.DataFrame, expected: ExpectedLoader
+    hits: pl.DataFrame, lines: pl.DataFrame, expected: ExpectedLoader, *, memo: bool
 ) -> pl.DataFrame:
     """Add ``amount_ok`` and ``amount_why`` (the expected amounts the credit equals)."""
     if hits.height == 0:
@@ -181,7 +181,17 @@ def _with_amounts(
             pl.lit(False).alias("amount_ok"),
             pl.lit(None, pl.String).alias("amount_why"),
         )
-    amounts = expected(hits["loan_id"].unique().to_list())
+    # A memo line with one loan needs no amount: load the amounts of the others only.
+    several = hits.filter(pl.len().over("line_no") > 1) if memo else hits
+    amounts = expected(several["loan_id"].unique().to_list()) if several.height else None
+    if amounts is None:
+        return hits.select(
+            "line_no",
+            "loan_id",
+            "why",
+            pl.lit(False).alias("amount_ok"),
+            pl.lit(None, pl.String).alias("amount_why"),
+        )
     credit = hits.join(lines.select("line_no", "amount_fen"), on="line_no")
     equal = (
         credit.join(amounts, on="loan_id")
@@ -259,9 +269,9 @@ def match_lines(
     """Return (one row per line: ``line_no``, ``status``, ``loan_id`` (matched only),
     ``reason``) and the candidates of every line that is not matched, by line number:
     ``[{"loan_id", "reasons": [...]}]`` (at most ``MAX_CANDIDATES``)."""
-    memo = _with_amounts(_memo_hits(lines, loans), lines, expected)
+    memo = _with_amounts(_memo_hits(lines, loans), lines, expected, memo=True)
     rest = lines.filter(~pl.col("line_no").is_in(memo["line_no"].implode()))
-    names = _with_amounts(_name_hits(rest, loans), lines, expected)
+    names = _with_amounts(_name_hits(rest, loans), lines, expected, memo=False)
     decided = pl.concat([_decide(memo, memo=True), _decide(names, memo=False)])
     out = (
         lines.select("line_no")

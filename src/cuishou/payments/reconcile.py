@@ -95,7 +95,7 @@ def _fen_sql(expr: str) -> str:
     return f"CAST(ROUND(({expr}) * 100) AS BIGINT)"
 
 
-def _fetch_in(sql: str, ids: list[int], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def _fetch_in(sql: str, ids: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Run ``sql`` (with ``{ids}`` where the IN list goes) over ``ids`` in chunks."""
     rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cur:
@@ -174,14 +174,16 @@ def _expected_loader(client: Client, loans: pl.DataFrame) -> Any:
 
 
 def _seen_txn_ids(client: Client, txn_ids: list[str]) -> set[str]:
-    seen: set[str] = set()
-    for part in _chunks(txn_ids):
-        seen.update(
-            StatementLine.objects.filter(client=client, txn_id__in=part).values_list(
-                "txn_id", flat=True
-            )
-        )
-    return seen
+    """The txn ids of the file already stored for the client (none on a first import)."""
+    if not StatementLine.objects.filter(client=client).exists():
+        return set()
+    table = StatementLine._meta.db_table
+    rows = _fetch_in(
+        f"SELECT txn_id FROM {table} WHERE client_id = %s AND txn_id IN ({{ids}})",
+        txn_ids,
+        [client.pk],
+    )
+    return {row[0] for row in rows}
 
 
 def _candidate_info(

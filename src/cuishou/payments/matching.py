@@ -61,21 +61,22 @@ def _t2s() -> Any:
 
 def _name_keys(names: pl.Series) -> pl.DataFrame:
     """For distinct Chinese names: ``name``, ``simple`` (traditional → simplified, spaces
-    dropped) and ``pinyin`` (lower-case, no spaces), character by character."""
+    dropped) and ``pinyin`` (lower-case, no spaces), character by character (one
+    Aho-Corasick pass per key over the names, the characters converted once each)."""
     frame = pl.DataFrame({"name": names}).unique()
-    chars = frame.select(pl.col("name").str.split("").explode().unique()).to_series()
-    simple_map: dict[str, str] = {}
-    pinyin_map: dict[str, str] = {}
+    bare = pl.col("name").str.replace_all(r"\s+", "")
+    chars = frame.select(bare.str.split("").explode().unique()).to_series()
+    changed: dict[str, str] = {}
+    pinyin: dict[str, str] = {}
     for char in chars.drop_nulls().to_list():
-        simple_map[char], pinyin_map[char] = _char_keys(char)
-    split = pl.col("name").str.replace_all(r"\s+", "").str.split("")
+        simple, reading = _char_keys(char)
+        if simple != char:
+            changed[char] = simple
+        pinyin[char] = reading
+    simple_expr = bare.str.replace_many(list(changed), list(changed.values())) if changed else bare
+    pinyin_expr = bare.str.replace_many(list(pinyin), list(pinyin.values())) if pinyin else bare
     return frame.with_columns(
-        split.list.eval(pl.element().replace_strict(simple_map, default=pl.element()))
-        .list.join("")
-        .alias("simple"),
-        split.list.eval(pl.element().replace_strict(pinyin_map, default=""))
-        .list.join("")
-        .alias("pinyin"),
+        simple_expr.alias("simple"), pinyin_expr.str.to_lowercase().alias("pinyin")
     )
 
 

@@ -239,8 +239,13 @@ class StatementLine(models.Model):
         on_delete=models.PROTECT,
         related_name="lines",
     )
+    # No separate index: the (client, txn_id) unique constraint serves lookups by client.
     client = models.ForeignKey(
-        "portfolio.Client", verbose_name=_("client"), on_delete=models.PROTECT, related_name="+"
+        "portfolio.Client",
+        verbose_name=_("client"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     line_no = models.PositiveIntegerField(_("line"))
     txn_id = models.CharField(_("transaction id (流水号)"), max_length=64)
@@ -272,6 +277,7 @@ class StatementLine(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # never looked up by; the audit log says who did what
     )
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
 

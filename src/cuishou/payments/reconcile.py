@@ -27,7 +27,6 @@ from django.utils.translation import gettext as _
 from cuishou.audit.services import actor_parts, audit_record
 from cuishou.cases.choices import PromiseStatus
 from cuishou.cases.models import Case, PromiseInstalment
-from cuishou.core.money import fen_to_decimal
 from cuishou.core.timeutil import today_shanghai
 from cuishou.payments.choices import PaymentChannel, StatementLineStatus
 from cuishou.payments.matching import match_lines
@@ -246,37 +245,30 @@ def _insert_lines(
         f"INSERT INTO {table} ({', '.join(_LINE_COLUMNS)}) "
         f"VALUES ({', '.join(['%s'] * len(_LINE_COLUMNS))})"
     )
-    columns = [
+    # The amount as the text "123.45" (what Django sends for a Decimal), built by Polars.
+    fen = pl.col("amount_fen")
+    frame = rows.select(
+        pl.lit(run.pk).alias("statement_id"),
+        pl.lit(client.pk).alias("client_id"),
         "line_no",
         "txn_id",
-        "date",
-        "amount_fen",
+        pl.col("date").dt.strftime("%Y-%m-%d"),
+        pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2)).alias("amount"),
         "payer_name",
         "payer_account",
         "memo",
         "status",
         "loan_id",
-        "reason",
-    ]
+        pl.col("reason").str.slice(0, 300),
+    )
     values = [
         (
-            run.pk,
-            client.pk,
-            r["line_no"],
-            r["txn_id"],
-            r["date"].isoformat(),
-            fen_to_decimal(r["amount_fen"]),
-            r["payer_name"],
-            r["payer_account"],
-            r["memo"],
-            r["status"],
-            r["loan_id"],
-            r["reason"][:300],
-            json.dumps(
-                _candidates_json(candidates.get(r["line_no"], []), info), ensure_ascii=False
-            ),
+            *row,
+            json.dumps(_candidates_json(candidates[row[2]], info), ensure_ascii=False)
+            if row[2] in candidates
+            else "[]",
         )
-        for r in rows.select(columns).iter_rows(named=True)
+        for row in frame.iter_rows()
     ]
     with connection.cursor() as cur:
         for start in range(0, len(values), _CHUNK):

@@ -239,7 +239,8 @@ def _insert_lines(
     candidates: dict[int, list[dict[str, Any]]],
     info: dict[int, tuple[str, str]],
 ) -> None:
-    """One multi-row INSERT per batch (the ORM's bulk_create costs more than the match)."""
+    """Raw INSERTs, one executemany per batch (the ORM's bulk_create cost more than the
+    whole match)."""
     table = StatementLine._meta.db_table
     sql = (
         f"INSERT INTO {table} ({', '.join(_LINE_COLUMNS)}) "

@@ -94,8 +94,9 @@ def generate(loans: int) -> int:
     h = "((i * 2654435761) % 1000003)"
     fen = f"((500 + {h} % 9501) * 100)"
     name = (
-        f"substr('{SURNAMES}', (i % 100) + 1, 1) || substr('{GIVEN}', ((i / 100) % 100) + 1, 1)"
-        f" || substr('{GIVEN}', ((i / 10000) % 100) + 1, 1)"
+        f"substr('{SURNAMES}', CAST((i % 100) + 1 AS INTEGER), 1)"
+        f" || substr('{GIVEN}', CAST(((i / 100) % 100) + 1 AS INTEGER), 1)"
+        f" || substr('{GIVEN}', CAST(((i / 10000) % 100) + 1 AS INTEGER), 1)"
     )
     with connection.cursor() as cur:
         if s.pg:

@@ -37,6 +37,7 @@ from cuishou.portfolio.models import Client, Debtor, Installment, Loan
 
 _KEY_MAX = 100
 _CHUNK = 5000
+_ROWS_PER_INSERT = 500  # 13 parameters each: under SQLite's 32,766
 _OPEN = (StatementLineStatus.QUEUED, StatementLineStatus.UNMATCHED)
 
 
@@ -239,13 +240,11 @@ def _insert_lines(
     candidates: dict[int, list[dict[str, Any]]],
     info: dict[int, tuple[str, str]],
 ) -> None:
-    """Raw INSERTs, one executemany per batch (the ORM's bulk_create cost more than the
-    whole match)."""
+    """Multi-row INSERTs of ``_ROWS_PER_INSERT`` lines (the ORM's bulk_create cost more
+    than the whole match, and one statement per line is slow on PostgreSQL)."""
     table = StatementLine._meta.db_table
-    sql = (
-        f"INSERT INTO {table} ({', '.join(_LINE_COLUMNS)}) "
-        f"VALUES ({', '.join(['%s'] * len(_LINE_COLUMNS))})"
-    )
+    row_marks = f"({', '.join(['%s'] * len(_LINE_COLUMNS))})"
+    head = f"INSERT INTO {table} ({', '.join(_LINE_COLUMNS)}) VALUES "
     # The amount as the text "123.45" (what Django sends for a Decimal), built by Polars.
     fen = pl.col("amount_fen")
     frame = rows.select(
@@ -272,8 +271,12 @@ def _insert_lines(
         for row in frame.iter_rows()
     ]
     with connection.cursor() as cur:
-        for start in range(0, len(values), _CHUNK):
-            cur.executemany(sql, values[start : start + _CHUNK])
+        for start in range(0, len(values), _ROWS_PER_INSERT):
+            batch = values[start : start + _ROWS_PER_INSERT]
+            cur.execute(
+                head + ", ".join([row_marks] * len(batch)),
+                [value for row in batch for value in row],
+            )
 
 
 def statement_import(

@@ -47,3 +47,12 @@ class Waterfall(models.TextChoices):
         "principal_first",
         _("Overdue principal, overdue interest, penalty last, then current"),
     )
+
+
+class StatementLineStatus(models.TextChoices):
+    """Where a bank-statement credit stands after reconciliation."""
+
+    MATCHED = "matched", _("Matched")
+    QUEUED = "queued", _("Queued (several candidates)")
+    UNMATCHED = "unmatched", _("Unmatched")
+    IGNORED = "ignored", _("Ignored")

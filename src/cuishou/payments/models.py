@@ -19,6 +19,7 @@ from cuishou.payments.choices import (
     PaymentChannel,
     PaymentStatus,
     ReversalStatus,
+    StatementLineStatus,
 )
 
 
@@ -185,3 +186,113 @@ class PaymentReversal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id} {self.status}"
+
+
+class StatementImport(models.Model):
+    """One bank statement read for a client (银行流水对账): the file, who, the counts and
+    the report (the bad lines of a refused file). A dry run is never stored."""
+
+    client = models.ForeignKey(
+        "portfolio.Client",
+        verbose_name=_("client"),
+        on_delete=models.PROTECT,
+        related_name="statement_imports",
+    )
+    file_name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("imported by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("imported by (name)"), max_length=150, blank=True)
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    refused = models.BooleanField(
+        _("refused"), default=False, help_text=_("The file had bad lines: nothing was posted.")
+    )
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    error_count = models.PositiveIntegerField(_("bad lines"), default=0)
+    report = models.TextField(_("report"), blank=True)
+
+    class Meta:
+        verbose_name = _("statement import")
+        verbose_name_plural = _("statement imports")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.started_at:%Y-%m-%d})"
+
+
+class StatementLine(models.Model):
+    """One credit of a bank statement and what reconciliation made of it: matched to a
+    loan (and posted), queued for a person (several candidates), unmatched, or ignored.
+    ``candidates`` lists the loans a person chooses from, each with its reasons."""
+
+    statement = models.ForeignKey(
+        StatementImport,
+        verbose_name=_("statement import"),
+        on_delete=models.PROTECT,
+        related_name="lines",
+    )
+    # No separate index: the (client, txn_id) unique constraint serves lookups by client.
+    client = models.ForeignKey(
+        "portfolio.Client",
+        verbose_name=_("client"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    line_no = models.PositiveIntegerField(_("line"))
+    txn_id = models.CharField(_("transaction id (流水号)"), max_length=64)
+    date = models.DateField(_("date"))
+    amount = MoneyField(_("amount"))
+    payer_name = models.CharField(_("payer name"), max_length=200, blank=True)
+    payer_account = models.CharField(_("payer account"), max_length=64, blank=True)
+    memo = models.CharField(_("memo"), max_length=500, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=StatementLineStatus.choices, db_index=True
+    )
+    loan = models.ForeignKey(
+        "portfolio.Loan",
+        verbose_name=_("matched loan"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    payments = models.ManyToManyField(
+        Payment, verbose_name=_("payments"), blank=True, related_name="statement_lines"
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    candidates = models.JSONField(_("candidates"), default=list, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # never looked up by; the audit log says who did what
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("statement line")
+        verbose_name_plural = _("statement lines")
+        ordering = ["statement", "line_no"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "txn_id"], name="statement_line_txn_unique_per_client"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="statement_line_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.txn_id} {self.amount}"

@@ -1,4 +1,5 @@
-"""Reading payments: one payment as plain JSON values, recent payments, pending reversals."""
+"""Reading payments: one payment as plain JSON values, recent payments, pending reversals,
+statement imports and the reconciliation queue."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from cuishou.core.money import format_money
-from cuishou.payments.choices import AllocationComponent, ReversalStatus
-from cuishou.payments.models import Payment, PaymentReversal
+from cuishou.payments.choices import AllocationComponent, ReversalStatus, StatementLineStatus
+from cuishou.payments.models import Payment, PaymentReversal, StatementImport, StatementLine
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:
@@ -55,4 +56,29 @@ def reversals_pending() -> QuerySet[PaymentReversal]:
         PaymentReversal.objects.filter(status=ReversalStatus.PENDING)
         .select_related("payment", "payment__loan", "payment__loan__client", "requested_by")
         .order_by("requested_at", "id")
+    )
+
+
+def statement_imports_recent(*, limit: int = 20) -> QuerySet[StatementImport]:
+    return StatementImport.objects.select_related("client", "actor").order_by("-started_at", "-id")[
+        :limit
+    ]
+
+
+def statement_lines_of(statement: StatementImport, *, limit: int = 500) -> QuerySet[StatementLine]:
+    return (
+        statement.lines.select_related("loan")
+        .prefetch_related("payments")
+        .order_by("line_no")[:limit]
+    )
+
+
+def statement_queue(*, limit: int = 100) -> QuerySet[StatementLine]:
+    """Credits waiting for a person (queued first, then unmatched), oldest first."""
+    return (
+        StatementLine.objects.filter(
+            status__in=[StatementLineStatus.QUEUED, StatementLineStatus.UNMATCHED]
+        )
+        .select_related("client", "statement")
+        .order_by("status", "date", "id")[:limit]
     )

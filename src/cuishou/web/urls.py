@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cuishou.web import payments, settlements, views
+from cuishou.web import payments, reconcile, settlements, views
 
 app_name = "web"
 urlpatterns = [
@@ -56,4 +56,24 @@ urlpatterns = [
     ),
     path("payments/<int:pk>/receipt/", settlements.receipt_new, name="receipt-new"),
     path("receipts/<int:pk>/", settlements.receipt_download, name="receipt-download"),
+]
+urlpatterns += [
+    path("payments/statements/", reconcile.statement_upload, name="statement-upload"),
+    path("payments/statements/<int:pk>/", reconcile.statement_detail, name="statement-detail"),
+    path("payments/statements/queue/", reconcile.statement_queue_view, name="statement-queue"),
+    path(
+        "payments/statements/lines/<int:pk>/confirm/",
+        reconcile.statement_line_confirm_view,
+        name="statement-line-confirm",
+    ),
+    path(
+        "payments/statements/lines/<int:pk>/split/",
+        reconcile.statement_line_split_view,
+        name="statement-line-split",
+    ),
+    path(
+        "payments/statements/lines/<int:pk>/ignore/",
+        reconcile.statement_line_ignore_view,
+        name="statement-line-ignore",
+    ),
 ]

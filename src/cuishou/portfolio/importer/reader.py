@@ -135,9 +135,14 @@ def _normalise(
     return frame, errors
 
 
-def _read_csv(
-    sheet: Sheet, data: bytes, errors: list[RowError], absent: dict[str, frozenset[str]]
+def read_csv_sheet(
+    sheet: Sheet,
+    data: bytes,
+    errors: list[RowError],
+    absent: dict[str, frozenset[str]] | None = None,
 ) -> pl.DataFrame | None:
+    """One sheet from CSV bytes (UTF-8 or GB18030): the frame, or None with ``errors``;
+    ``absent`` (when given) gets the optional columns the file lacks."""
     try:
         utf8 = decode_csv(data)
     except EncodingProblemError as exc:
@@ -156,7 +161,7 @@ def _read_csv(
         )
         return None
     raw = raw.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
-    frame, header_errors = _normalise(sheet, raw, 1, absent)
+    frame, header_errors = _normalise(sheet, raw, 1, {} if absent is None else absent)
     errors.extend(header_errors)
     return None if header_errors else frame
 
@@ -192,13 +197,14 @@ def _chunks(rows: Iterator[list[Any]], size: int) -> Iterable[list[list[Any]]]:
         yield chunk
 
 
-def _read_xlsx_sheet(
+def read_xlsx_sheet(
     sheet: Sheet,
     workbook: CalamineWorkbook,
     sheet_name: str,
     errors: list[RowError],
-    absent: dict[str, frozenset[str]],
+    absent: dict[str, frozenset[str]] | None = None,
 ) -> pl.DataFrame | None:
+    """One sheet of a workbook, as ``read_csv_sheet``."""
     xl = workbook.get_sheet_by_name(sheet_name)
     first_row = (xl.start or (0, 0))[0] + 1  # the spreadsheet row of the header
     rows = iter(xl.iter_rows())
@@ -232,7 +238,7 @@ def _read_xlsx_sheet(
             schema_overrides={ROW: pl.Int64},
         )
     )
-    frame, header_errors = _normalise(sheet, raw, first_row, absent)
+    frame, header_errors = _normalise(sheet, raw, first_row, {} if absent is None else absent)
     errors.extend(header_errors)
     return None if header_errors else frame
 
@@ -258,7 +264,7 @@ def _read_xlsx(data: bytes, result: SourceFrames) -> None:
         if sheet.name not in by_name:
             result.errors.append(_missing_sheet(sheet, _("the workbook")))
             continue
-        frame = _read_xlsx_sheet(sheet, workbook, by_name[sheet.name], result.errors, result.absent)
+        frame = read_xlsx_sheet(sheet, workbook, by_name[sheet.name], result.errors, result.absent)
         if frame is not None:
             result.frames[sheet.name] = frame
 
@@ -268,7 +274,7 @@ def _read_csv_files(files: dict[str, bytes], result: SourceFrames, where: str) -
         if sheet.name not in files:
             result.errors.append(_missing_sheet(sheet, where))
             continue
-        frame = _read_csv(sheet, files[sheet.name], result.errors, result.absent)
+        frame = read_csv_sheet(sheet, files[sheet.name], result.errors, result.absent)
         if frame is not None:
             result.frames[sheet.name] = frame
 

@@ -33,6 +33,7 @@ from cuishou.audit.services import AuditEntry, audit_record, audit_record_many
 from cuishou.cases.choices import CLOSED_STATUSES, InstallmentStatus, PlanCovers, PlanStatus
 from cuishou.cases.models import Case, PlanInstallment, RepaymentPlan
 from cuishou.cases.promises import ENGINE_ACTOR
+from cuishou.cases.schedule import ScheduleWords, schedule_errors
 from cuishou.cases.selectors import case_require_in_scope
 from cuishou.core.money import fen_to_decimal
 from cuishou.core.timeutil import require_date, today_shanghai
@@ -66,26 +67,17 @@ def case_active_plan(case: Case) -> RepaymentPlan | None:
 def _installment_errors(
     installments: Sequence[tuple[dt.date, Decimal]], agreed_on: dt.date
 ) -> list[str]:
-    errors: list[str] = []
-    if not installments:
-        return [_("A plan needs at least one installment.")]
-    if len(installments) > MAX_INSTALLMENTS:
-        errors.append(_("At most %(n)d installments.") % {"n": MAX_INSTALLMENTS})
-    previous: dt.date | None = None
-    for n, (due_on, amount) in enumerate(installments, start=1):
-        where = _("installment %(n)d") % {"n": n}
-        if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-            errors.append(_("%(where)s: the amount must be more than 0.") % {"where": where})
-        elif amount != amount.quantize(Decimal("0.01")):
-            errors.append(_("%(where)s: at most 2 decimal places.") % {"where": where})
-        if due_on < agreed_on:
-            errors.append(_("%(where)s: the date is before the plan.") % {"where": where})
-        if previous is not None and due_on <= previous:
-            errors.append(
-                _("%(where)s: each date must come after the one before.") % {"where": where}
-            )
-        previous = due_on
-    return errors
+    return schedule_errors(
+        installments,
+        agreed_on,
+        limit=MAX_INSTALLMENTS,
+        words=ScheduleWords(
+            empty=_("A plan needs at least one installment."),
+            too_many=_("At most %(n)d installments."),
+            item=_("installment %(n)d"),
+            before=_("%(where)s: the date is before the plan."),
+        ),
+    )
 
 
 @transaction.atomic

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from cuishou.audit.services import AuditEntry, audit_record, audit_record_many
 from cuishou.cases.choices import CLOSED_STATUSES, PromiseStatus
 from cuishou.cases.models import Case, ContactAttempt, PromiseInstalment, PromiseToPay
+from cuishou.cases.schedule import ScheduleWords, schedule_errors
 from cuishou.cases.selectors import case_work_require
 from cuishou.core.money import fen_to_decimal
 from cuishou.core.timeutil import require_date, today_shanghai
@@ -40,26 +41,17 @@ ENGINE_ACTOR = "engine"
 def _instalment_errors(
     instalments: Sequence[tuple[dt.date, Decimal]], promised_on: dt.date
 ) -> list[str]:
-    errors: list[str] = []
-    if not instalments:
-        return [_("A promise needs an amount and a date.")]
-    if len(instalments) > MAX_INSTALMENTS:
-        errors.append(_("At most %(n)d instalments.") % {"n": MAX_INSTALMENTS})
-    previous: dt.date | None = None
-    for n, (due_on, amount) in enumerate(instalments, start=1):
-        where = _("instalment %(n)d") % {"n": n}
-        if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-            errors.append(_("%(where)s: the amount must be more than 0.") % {"where": where})
-        elif amount != amount.quantize(Decimal("0.01")):
-            errors.append(_("%(where)s: at most 2 decimal places.") % {"where": where})
-        if due_on < promised_on:
-            errors.append(_("%(where)s: the date is before the promise.") % {"where": where})
-        if previous is not None and due_on <= previous:
-            errors.append(
-                _("%(where)s: each date must come after the one before.") % {"where": where}
-            )
-        previous = due_on
-    return errors
+    return schedule_errors(
+        instalments,
+        promised_on,
+        limit=MAX_INSTALMENTS,
+        words=ScheduleWords(
+            empty=_("A promise needs an amount and a date."),
+            too_many=_("At most %(n)d instalments."),
+            item=_("instalment %(n)d"),
+            before=_("%(where)s: the date is before the promise."),
+        ),
+    )
 
 
 @transaction.atomic

@@ -44,6 +44,7 @@ from cuishou.cases.promises import ENGINE_ACTOR
 from cuishou.cases.selectors import case_require_in_scope
 from cuishou.core.timeutil import require_date, today_shanghai
 from cuishou.engine.selectors import loan_figures_as_of
+from cuishou.payments.services import installments_locked
 from cuishou.portfolio.models import Installment, Loan
 
 REQUEST_PERMISSION = "cases.request_settlement"
@@ -272,7 +273,7 @@ def _waive(settlement: Settlement, as_of: dt.date) -> list[WaiverLine]:
                 )
             )
         changed = []
-        for inst in Installment.objects.select_for_update().filter(loan=loan).order_by("seq"):
+        for inst in installments_locked(loan).values():
             for component, unpaid in (
                 (WaivedComponent.INTEREST, inst.interest_due - inst.interest_paid),
                 (WaivedComponent.PRINCIPAL, inst.principal_due - inst.principal_paid),

@@ -185,7 +185,9 @@ def _line_json(line: PaymentAllocation) -> dict[str, Any]:
     }
 
 
-def _locked_installments(loan: Loan) -> dict[int, Installment]:
+def installments_locked(loan: Loan) -> dict[int, Installment]:
+    """The loan's installments, locked, by period (after the loan itself: the lock order
+    every write of paid amounts keeps — payments, reversals, settlement waivers)."""
     return {
         i.pk: i
         for i in Installment.objects.select_for_update().filter(loan_id=loan.pk).order_by("seq")
@@ -326,7 +328,7 @@ def _post(
                 % {"date": value_date.isoformat(), "disbursed": locked.disbursed_on.isoformat()},
                 code="payment_value_date",
             )
-        installments = _locked_installments(locked)
+        installments = installments_locked(locked)
         plan = allocate(
             amount=amount,
             value_date=value_date,
@@ -404,7 +406,7 @@ def payment_reverse(*, actor: Any, payment: Payment, reason: str) -> Payment:
     with transaction.atomic():
         # Same lock order as payment_post: the loan, its installments, then the payment.
         loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
-        installments = _locked_installments(loan)
+        installments = installments_locked(loan)
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         if locked.status == PaymentStatus.REVERSED:
             raise ValidationError(

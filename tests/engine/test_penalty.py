@@ -596,6 +596,69 @@ def test_a_pause_stops_accrual_for_its_days(pauses, terms, penalty):
     check(loan, AS_OF_30, Want(30, "M1", "1000.00", "0.00", "1000.00", penalty, balance))
 
 
+# -- waiver lines -----------------------------------------------------------------------
+
+
+def _as_waiver_lines(loan: Any, keep: set[tuple[str, str]]) -> None:
+    """Turn the loan's allocation lines into the waiver lines of a settlement (same
+    installment, component, amount, value date and reversal), except those whose
+    (component, amount) is in ``keep``; the installments' paid fields stay as they are,
+    as a settlement adds its waivers to them."""
+    from cuishou.cases.models import Settlement, WaiverLine
+    from cuishou.payments.models import PaymentAllocation
+
+    case = Case.objects.create(
+        client=loan.client, debtor=loan.debtor, stage="phone", status="closed",
+        bucket="M1", dpd=0, overdue_amount=D("0"), balance=D("0"),
+        opened_on=day("2026-10-02"), closed_on=day("2026-10-31"),
+    )  # fmt: skip
+    settlement = Settlement.objects.create(
+        case=case, balance=D("1"), penalty_waived=D("0"), interest_waived=D("0"),
+        principal_waived=D("0"), discount=D("0"), settled_amount=D("1"),
+        deadline=day("2026-10-31"), reason="test", status="completed",
+        requested_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
+    )  # fmt: skip
+    for line in PaymentAllocation.objects.filter(loan=loan):
+        if (line.component, str(line.amount)) in keep:
+            continue
+        WaiverLine.objects.create(
+            settlement=settlement, loan=loan, installment=line.installment,
+            component=line.component, amount=line.amount, value_date=line.value_date,
+            is_reversed=line.is_reversed,
+        )  # fmt: skip
+        line.delete()
+
+
+def test_waiver_lines_count_exactly_like_payment_allocations():
+    # Two installments of 1,000.00 due 10-01 and 10-11 (1.00 a day each while unpaid).
+    # The first: 300 paid 10-06 (kept as a payment) and 700 waived 10-21; the second:
+    # 1,000 waived 10-16 (waiver lines only); 4.00 penalty waived 10-26; a reversed
+    # waiver of 500 that counts nowhere.
+    second = day("2026-10-11")
+    allocations = (
+        Alloc(PRINCIPAL, D("300.00"), day("2026-10-06"), seq=1),
+        Alloc(PRINCIPAL, D("700.00"), day("2026-10-21"), seq=1),
+        Alloc(PRINCIPAL, D("1000.00"), day("2026-10-16"), seq=2),
+        Alloc(PENALTY, D("4.00"), day("2026-10-26")),
+        Alloc(PRINCIPAL, D("500.00"), day("2026-10-12"), seq=2, is_reversed=True),
+    )
+    loan = loan_of(inst(), inst(second), allocations=allocations)
+    paid = build_loan(loan)
+    waived = build_loan(loan)
+    _as_waiver_lines(waived, keep={(PRINCIPAL, "300.00")})
+    # As of 10-31: first 10-02 … 10-06 × 1.00 + 10-07 … 10-21 × 0.70 = 5 + 10.50;
+    # second 10-12 … 10-16 × 1.00 = 5; 20.50 accrued, 4.00 paid: 16.50 owed.
+    want = Want(0, "M0", "0.00", "0.00", "0.00", "16.50", "16.50", penalty_paid="4.00")
+    assert reference_figures(loan, AS_OF_30) == want.as_dict()
+    for as_of in (day("2026-10-05"), day("2026-10-14"), day("2026-10-20"), AS_OF_30):
+        expected = reference_figures(loan, as_of)
+        assert engine_figures(waived.pk, as_of) == expected, as_of
+        assert engine_figures(paid.pk, as_of) == expected, as_of
+    portfolio_recompute(as_of=AS_OF_30)
+    for row in (paid, waived):
+        assert stored_figures(row) == expected_stored(want.as_dict(), AS_OF_30)
+
+
 # -- penalty paid -----------------------------------------------------------------------
 
 

@@ -56,14 +56,12 @@ MICRO = 1_000_000  # rates have six decimal places
 
 # The dated ledger the figures read: payment allocations and the lines a settlement
 # waived (``cases.WaiverLine``), which count exactly like a payment with that value date
-# (docs/payments.md).
-LEDGER = """(
-    SELECT loan_id, installment_id, component, amount, value_date, is_reversed
-    FROM payments_paymentallocation
-    UNION ALL
-    SELECT loan_id, installment_id, component, amount, value_date, is_reversed
-    FROM cases_waiverline
-)"""
+# (docs/payments.md). Both tables have the same columns (loan_id, installment_id,
+# component, amount, value_date, is_reversed). Each statement reads them one at a time
+# and adds the results: read as one UNION ALL, the allocations lose the order of their
+# installment index, and grouping them needs a sort of every allocation.
+LEDGER_TABLES = ("payments_paymentallocation", "cases_waiverline")
+ALLOCATIONS, WAIVERS = LEDGER_TABLES
 
 
 @dataclass(frozen=True)
@@ -208,10 +206,10 @@ def _products(d: Dialect, as_of: dt.date) -> str:
     """
 
 
-def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
-    """Per installment with dated (not reversed) allocations: what was paid after the day
-    (still unpaid as of it), the fen-days those payments did not stop, and whether the
-    installment accrues at all (not paid in full by the end of its grace period)."""
+def _ledger_sums(d: Dialect, as_of: dt.date, scope: Scope, table: str) -> str:
+    """Per installment with dated (not reversed) rows of one ledger table: what was paid
+    after the day (still unpaid as of it), the fen-days those payments did not stop, and
+    what was paid after the grace period."""
     day = d.date(as_of)
     amount = fen("a.amount")
     n_days = d.greatest("0", d.days_between(day, "i.due_on"))
@@ -237,13 +235,36 @@ def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
                SUM(CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END)
                    AS i_bore,
                SUM(CASE WHEN {after_grace} THEN {amount} ELSE 0 END) AS after_grace
-        FROM {LEDGER} a
+        FROM {table} a
         JOIN portfolio_installment i ON i.id = a.installment_id
         JOIN portfolio_loan l ON l.id = a.loan_id
         JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
         WHERE NOT a.is_reversed AND a.installment_id IS NOT NULL
           AND {scope.where(d, "l", loan=True)}
         GROUP BY {group_by}
+    """
+
+
+def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per installment with dated ledger rows: the sums of ``_ledger_sums`` over both
+    tables. The allocations' sums (many, read in index order) are joined to the waivers'
+    sums (few), and installments with waiver lines only are added below them; the sums
+    cannot simply be added per loan, as eligibility for penalty reads the installment's
+    total paid after grace."""
+    waivers = _ledger_sums(d, as_of, scope, WAIVERS)
+    sums = ("p_late", "i_late", "p_bore", "i_bore", "after_grace")
+    added = ", ".join(f"a.{c} + COALESCE(w.{c}, 0) AS {c}" for c in sums)
+    return f"""
+        SELECT a.installment_id, a.loan_id, a.due_on, a.grace_until, a.unpaid_now, {added}
+        FROM ({_ledger_sums(d, as_of, scope, ALLOCATIONS)}) a
+        LEFT JOIN ({waivers}) w ON w.installment_id = a.installment_id
+        UNION ALL
+        SELECT w.installment_id, w.loan_id, w.due_on, w.grace_until, w.unpaid_now,
+               {", ".join(f"w.{c}" for c in sums)}
+        FROM ({waivers}) w
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {ALLOCATIONS} pa
+            WHERE pa.installment_id = w.installment_id AND NOT pa.is_reversed)
     """
 
 
@@ -283,15 +304,34 @@ def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     bore = d.least(d.greatest("0", d.days_between("a.value_date", start)), span)
     # Paid after the grace period (for the grace rule), looked up per installment: pauses
     # touch few installments, and allocations are indexed by installment.
-    after_grace = f"""COALESCE((
-        SELECT SUM({fen("g.amount")}) FROM {LEDGER} g
+    after_grace = " + ".join(
+        f"""COALESCE((
+        SELECT SUM({fen("g.amount")}) FROM {table} g
         WHERE g.installment_id = i.id AND NOT g.is_reversed
           AND g.component IN ('principal', 'interest')
           AND {d.days_between("g.value_date", "i.due_on")} > p.grace_days), 0)"""
+        for table in LEDGER_TABLES
+    )
     eligible = f"i.due_on < p.grace_until AND ({unpaid_p} + {unpaid_i} + {after_grace}) > 0"
     # Pauses are few: SQLite must start from them (CROSS JOIN fixes its join order), not
     # from every installment. PostgreSQL plans this by itself and has no CROSS JOIN … ON.
     join = "JOIN" if d.pg else "CROSS JOIN"
+    paid_rows = "".join(
+        f"""
+            UNION ALL
+            SELECT i.loan_id,
+                   CASE WHEN a.component = 'principal' THEN {amount} * {bore} ELSE 0 END,
+                   CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END
+            FROM portfolio_penaltypause z
+            {join} portfolio_loan l ON l.id = z.loan_id
+            {join} ({_products(d, as_of)}) p ON p.id = l.product_id
+            {join} portfolio_installment i ON i.loan_id = z.loan_id
+            {join} {table} a
+                 ON a.installment_id = i.id AND NOT a.is_reversed
+            WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
+              AND {eligible}"""
+        for table in LEDGER_TABLES
+    )
     return f"""
         SELECT w.loan_id, SUM(w.fd_p) AS fd_p, SUM(w.fd_i) AS fd_i FROM (
             SELECT i.loan_id,
@@ -302,32 +342,25 @@ def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
             {join} portfolio_installment i ON i.loan_id = z.loan_id
             WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
               AND {eligible}
-            UNION ALL
-            SELECT i.loan_id,
-                   CASE WHEN a.component = 'principal' THEN {amount} * {bore} ELSE 0 END,
-                   CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END
-            FROM portfolio_penaltypause z
-            {join} portfolio_loan l ON l.id = z.loan_id
-            {join} ({_products(d, as_of)}) p ON p.id = l.product_id
-            {join} portfolio_installment i ON i.loan_id = z.loan_id
-            {join} {LEDGER} a
-                 ON a.installment_id = i.id AND NOT a.is_reversed
-            WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
-              AND {eligible}
+            {paid_rows}
         ) w
         GROUP BY w.loan_id
     """
 
 
 def _penalty_paid(d: Dialect, as_of: dt.date, scope: Scope) -> str:
-    return f"""
+    """Penalty paid (or waived) by the day, per loan; a loan may have a row per ledger
+    table (the corrections add them up)."""
+    return " UNION ALL ".join(
+        f"""
         SELECT a.loan_id, SUM({fen("a.amount")}) AS paid
-        FROM {LEDGER} a
+        FROM {table} a
         JOIN portfolio_loan l ON l.id = a.loan_id
         WHERE a.component = 'penalty' AND NOT a.is_reversed
           AND a.value_date <= {d.date(as_of)} AND {scope.where(d, "l", loan=True)}
-        GROUP BY a.loan_id
-    """
+        GROUP BY a.loan_id"""
+        for table in LEDGER_TABLES
+    )
 
 
 LOAN_COLUMNS = (

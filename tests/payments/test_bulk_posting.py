@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, connections, transaction
 
 from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_verify
@@ -358,3 +359,65 @@ def test_a_chunk_that_fails_halfway_writes_nothing_and_the_next_run_posts_it(
     assert statement_post_matched(actor="t", client=client) == len(STATEMENT) - 1 - 4
     assert Payment.objects.count() == len(STATEMENT) - 1
     assert StatementLine.objects.get(txn_id="S10").status == StatementLineStatus.QUEUED
+
+
+@pytest.mark.skipif(
+    "postgresql" not in str(connections.settings["default"]["ENGINE"]),
+    reason="concurrent writers: PostgreSQL (SQLite serialises writers by itself)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_bulk_and_single_postings_at_once_neither_wait_in_a_circle_nor_post_twice(book):
+    client, loans = book
+    statement_import(actor="t", client=client, data=statement_csv(), file_name="s.csv", post=False)
+    initial = {i.pk: (i.principal_paid, i.interest_paid) for i in Installment.objects.all()}
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def run(work) -> None:
+        try:
+            barrier.wait()
+            work()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def bulk_posting() -> None:
+        statement_post_matched(actor="t", client=client)
+
+    def single_postings() -> None:  # the same loans, highest id first
+        for key in ("Z2", "P1", "I2", "B1", "D1"):
+            payment_post(actor="t", loan=loans[key], amount=D("5.00"), value_date=TODAY)
+
+    def same_key() -> None:  # S01 posted by hand with the statement's key at that moment
+        payment_post(
+            actor="t",
+            loan=loans["D1"],
+            amount=D("700.00"),
+            value_date=dt.date(2026, 11, 15),
+            reference="S01",
+            idempotency_key=statement_key("BULK1", "S01"),
+        )
+
+    threads = [
+        threading.Thread(target=run, args=(w,)) for w in (bulk_posting, single_postings, same_key)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert Payment.objects.filter(reference="S01").count() == 1
+    assert Payment.objects.count() == len(STATEMENT) - 1 + 5
+    assert StatementLine.objects.get(txn_id="S01").payments.get().reference == "S01"
+    for inst in Installment.objects.all():
+        lines = PaymentAllocation.objects.filter(installment=inst)
+        total = {
+            c: sum((a.amount for a in lines if a.component == c), D("0.00"))
+            for c in ("principal", "interest")
+        }
+        assert (inst.principal_paid, inst.interest_paid) == (
+            initial[inst.pk][0] + total["principal"],
+            initial[inst.pk][1] + total["interest"],
+        )
+    assert audit_verify().ok

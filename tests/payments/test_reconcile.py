@@ -22,7 +22,9 @@ from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_verify
 from cuishou.cases.models import PlanInstallment, PromiseInstalment, PromiseToPay, RepaymentPlan
 from cuishou.payments.choices import StatementLineStatus as S
+from cuishou.payments import reconcile
 from cuishou.payments.models import Payment, StatementImport, StatementLine
+from cuishou.portfolio.models import Loan
 from cuishou.payments.reconcile import (
     statement_import,
     statement_line_confirm,
@@ -428,3 +430,16 @@ def test_pages_upload_show_and_work_the_queue(book, client, django_assert_max_nu
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert refused.status_code == 422 and b"2:amount: required" in refused.content
+
+
+def test_the_loans_are_read_whole_even_with_a_separator_inside_a_name(book):
+    client, loans = book
+    odd = DebtorFactory(name="奇\x1f怪", id_number="")
+    loan(client, odd, "HT-ODD", "100.00")
+    frame = reconcile._loans_frame(client)
+    expected = {
+        (made.pk, made.contract_no, made.debtor_id, made.debtor.name, made.debtor.id_number)
+        for made in Loan.objects.filter(client=client).select_related("debtor")
+    }
+    assert set(frame.rows()) == expected
+    assert ("HT-ODD", "奇\x1f怪", "") in {(r[1], r[3], r[4]) for r in frame.rows()}

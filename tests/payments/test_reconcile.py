@@ -21,10 +21,9 @@ from django.core.management import CommandError, call_command
 from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_verify
 from cuishou.cases.models import PlanInstallment, PromiseInstalment, PromiseToPay, RepaymentPlan
-from cuishou.payments.choices import StatementLineStatus as S
 from cuishou.payments import reconcile
+from cuishou.payments.choices import StatementLineStatus as S
 from cuishou.payments.models import Payment, StatementImport, StatementLine
-from cuishou.portfolio.models import Loan
 from cuishou.payments.reconcile import (
     statement_import,
     statement_line_confirm,
@@ -32,6 +31,7 @@ from cuishou.payments.reconcile import (
     statement_line_split,
     statement_post_matched,
 )
+from cuishou.portfolio.models import Loan
 from tests.factories import (
     CaseFactory,
     ClientFactory,
@@ -433,7 +433,7 @@ def test_pages_upload_show_and_work_the_queue(book, client, django_assert_max_nu
 
 
 def test_the_loans_are_read_whole_even_with_a_separator_inside_a_name(book):
-    client, loans = book
+    client, _loans = book
     odd = DebtorFactory(name="奇\x1f怪", id_number="")
     loan(client, odd, "HT-ODD", "100.00")
     frame = reconcile._loans_frame(client)

@@ -121,9 +121,10 @@ class PaymentOutcome:
         return self.payment_id is not None
 
 
-def _money(fen: int) -> str:
-    """Integer fen as the text Django stores and ``str(Decimal)`` gives: ``"123.45"``."""
-    return f"{fen // 100}.{fen % 100:02d}"
+def _money(fen: pl.Expr) -> pl.Expr:
+    """Integer fen (not negative) as the text Django stores and ``str(Decimal)`` gives:
+    ``"123.45"``."""
+    return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
 
 
 def date_text(column: str) -> str:
@@ -379,8 +380,10 @@ def _post_checked(
             else:
                 outcomes[item] = PaymentOutcome(payment_id=replayed.pk, replayed=True)
             continue
-        refused = services.disbursed_error(request.value_date, loans[request.loan_id][4])
-        if refused is not None:
+        disbursed_on = loans[request.loan_id][4]
+        if request.value_date < disbursed_on:
+            refused = services.disbursed_error(request.value_date, disbursed_on)
+            assert refused is not None
             outcomes[item] = PaymentOutcome(errors=tuple(refused.messages))
             continue
         todo.append(item)
@@ -452,7 +455,6 @@ def _post_checked(
                 for item in items
             ],
         )
-        fen = pl.col("part")
         lines = lines.join(
             pl.DataFrame(
                 {"item": items, "payment_id": payment_ids},
@@ -461,9 +463,7 @@ def _post_checked(
             on="item",
             maintain_order="left",
         ).join(round_.select("item", "loan_id", "value_date"), on="item", maintain_order="left")
-        lines = lines.with_columns(
-            pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2)).alias("amount")
-        )
+        lines = lines.with_columns(_money(pl.col("part")).alias("amount"))
         rows_insert(
             _ALLOCATION,
             _ALLOCATION_COLUMNS,
@@ -545,9 +545,6 @@ def _paid_more(installments: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
     rows_update(
         _INSTALLMENT,
         (("principal_paid", "numeric"), ("interest_paid", "numeric")),
-        [
-            (_money(p), _money(i), inst_id)
-            for inst_id, p, i in changed.select("inst_id", "p_paid", "i_paid").iter_rows()
-        ],
+        changed.select(_money(pl.col("p_paid")), _money(pl.col("i_paid")), "inst_id").rows(),
     )
     return now.drop("add_p", "add_i")

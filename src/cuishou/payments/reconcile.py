@@ -34,7 +34,6 @@ from cuishou.cases.models import (
     PromiseToPay,
     RepaymentPlan,
 )
-from cuishou.core.money import fen_to_decimal
 from cuishou.core.rows import fetch_in, rows_insert
 from cuishou.core.timeutil import today_shanghai
 from cuishou.payments.bulk import PaymentRequest, as_date, date_text, payments_post_bulk
@@ -489,7 +488,7 @@ def _post_chunk(actor: Any, client: Client, rows: list[tuple[Any, ...]]) -> int:
     requests = [
         PaymentRequest(
             loan_id=int(loan_id),
-            amount=fen_to_decimal(int(fen)),
+            amount=Decimal(int(fen)).scaleb(-2),  # 150000 → Decimal('1500.00')
             value_date=as_date(day),
             idempotency_key=statement_key(client.code, txn_id),
             channel=PaymentChannel.BANK_TRANSFER,

@@ -23,6 +23,7 @@ from cuishou.audit.services import (
     audit_record,
     audit_record_many,
     audit_verify,
+    jsonable,
 )
 from tests.factories import UserFactory
 
@@ -284,6 +285,37 @@ def test_the_append_paths_canonical_form_is_the_verifiers(
     }
     spliced, _, _ = _canonical_parts(values, "2026-11-30T01:02:03.456789Z")
     assert spliced == _canonical(_hashed_fields(**values))
+
+
+_plain_leaves = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text()
+_plain_values = st.recursive(
+    _plain_leaves,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(after=st.dictionaries(st.text(), _plain_values, max_size=5))
+def test_plain_events_hash_as_the_converted_ones_do(after: dict[str, object]) -> None:
+    # audit_record_many(plain=True) skips the conversion: same bytes, same stored text.
+    values = {
+        "seq": 3,
+        "at": dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
+        "actor_id": None,
+        "actor_label": "bulk",
+        "action": "payment.post",
+        "object_type": "payments.payment",
+        "object_id": "9",
+        "case_id": None,
+        "summary": "HT-1: 1.00",
+        "before": None,
+        "after": after,
+    }
+    at = "2026-11-30T00:00:00.000000Z"
+    assert _canonical_parts(values, at, plain=True) == _canonical_parts(
+        {**values, "after": jsonable(after)}, at
+    )
 
 
 def test_a_large_batch_of_awkward_text_verifies_after_the_round_trip() -> None:

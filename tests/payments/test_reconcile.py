@@ -20,7 +20,8 @@ from django.core.management import CommandError, call_command
 
 from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_verify
-from cuishou.cases.models import PromiseInstalment, PromiseToPay
+from cuishou.cases.models import PlanInstallment, PromiseInstalment, PromiseToPay, RepaymentPlan
+from cuishou.payments import reconcile
 from cuishou.payments.choices import StatementLineStatus as S
 from cuishou.payments.models import Payment, StatementImport, StatementLine
 from cuishou.payments.reconcile import (
@@ -30,6 +31,7 @@ from cuishou.payments.reconcile import (
     statement_line_split,
     statement_post_matched,
 )
+from cuishou.portfolio.models import Loan
 from tests.factories import (
     CaseFactory,
     ClientFactory,
@@ -92,9 +94,42 @@ def book():
     PromiseInstalment.objects.create(
         promise=promise, seq=1, due_on=dt.date(2026, 11, 30), amount=Decimal("500.00")
     )
+    # Repayment plans: 赵七's active plan (installment 1 partly counted as paid); of the two
+    # debtors called 孙八 one owes 900.00 on a plan installment, the other on a loan
+    # installment; 钱九's plan was cancelled.
+    zhao, sun1, sun2, qian = (DebtorFactory(name=n) for n in ("赵七", "孙八", "孙八", "钱九"))
+    loans["Z7"] = loan(client, zhao, "HT-Z7", "3000.00")
+    loans["S1"] = loan(client, sun1, "HT-S1", "2500.00")
+    loans["S2"] = loan(client, sun2, "HT-S2", "900.00")
+    loans["Q9"] = loan(client, qian, "HT-Q9", "2500.00")
+    plan(client, zhao, [("1200.00", "200.00"), ("1800.00", "0.00")])
+    plan(client, sun1, [("900.00", "0.00"), ("1600.00", "0.00")])
+    plan(client, qian, [("777.00", "0.00"), ("1723.00", "0.00")], status="cancelled")
     # Another client's loan with the same contract number is never a candidate.
     loan(ClientFactory(code="OTHER"), zhang, "HT-X9", "1575.00")
     return client, loans
+
+
+def plan(client, debtor, installments, status: str = "active") -> RepaymentPlan:
+    """A plan on the debtor's case: (amount, counted as paid) per installment."""
+    case = CaseFactory(client=client, debtor=debtor)
+    made = RepaymentPlan.objects.create(
+        case=case,
+        agreed_on=dt.date(2026, 11, 1),
+        amount=sum(Decimal(a) for a, _p in installments),
+        consent_note="电话同意",
+        grace_days=3,
+        status=status,
+    )
+    for seq, (amount, paid) in enumerate(installments, start=1):
+        PlanInstallment.objects.create(
+            plan=made,
+            seq=seq,
+            due_on=dt.date(2026, 11, 1) + dt.timedelta(days=30 * seq),
+            amount=Decimal(amount),
+            paid_amount=Decimal(paid),
+        )
+    return made
 
 
 # (txn_id, amount, payer_name, memo) → (status, loan key or None)
@@ -115,6 +150,11 @@ LABELLED = [
     ("T14", "1575.00", "ZHAO SI", "", S.UNMATCHED, None),
     ("T15", "100.00", "", "HT-A1 HT-B1", S.QUEUED, None),  # two contracts named
     ("T16", "1575.00", "", "HT-X9", S.UNMATCHED, None),  # another client's contract
+    ("T17", "1200.00", "赵七", "", S.MATCHED, "Z7"),  # a plan installment
+    ("T18", "1000.00", "ZHAO QI", "", S.MATCHED, "Z7"),  # what is left of it
+    ("T19", "1800.00", "趙七", "", S.MATCHED, "Z7"),  # plan installment 2
+    ("T20", "900.00", "孙八", "", S.QUEUED, None),  # one 孙八's plan, the other's loan
+    ("T21", "777.00", "钱九", "", S.UNMATCHED, None),  # a cancelled plan expects nothing
 ]
 
 
@@ -151,6 +191,12 @@ def test_labelled_statement_every_line_gets_its_expected_outcome(book):
         any("800.00" in r or "installment" in r for r in c["reasons"]) for c in queued.candidates
     )
     assert "amount" in stored["T12"].reason
+    assert "plan installment 1" in stored["T17"].reason
+    assert "left of plan installment 1" in stored["T18"].reason
+    assert {c["contract_no"] for c in stored["T20"].candidates} == {"HT-S1", "HT-S2"}
+    reasons = {c["contract_no"]: " ".join(c["reasons"]) for c in stored["T20"].candidates}
+    assert "plan installment 1" in reasons["HT-S1"]
+    assert "installment 1 unpaid" in reasons["HT-S2"]
     assert [c["contract_no"] for c in stored["T12"].candidates] == ["HT-A1"]
 
 
@@ -384,3 +430,16 @@ def test_pages_upload_show_and_work_the_queue(book, client, django_assert_max_nu
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert refused.status_code == 422 and b"2:amount: required" in refused.content
+
+
+def test_the_loans_are_read_whole_even_with_a_separator_inside_a_name(book):
+    client, _loans = book
+    odd = DebtorFactory(name="奇\x1f怪", id_number="")
+    loan(client, odd, "HT-ODD", "100.00")
+    frame = reconcile._loans_frame(client)
+    expected = {
+        (made.pk, made.contract_no, made.debtor_id, made.debtor.name, made.debtor.id_number)
+        for made in Loan.objects.filter(client=client).select_related("debtor")
+    }
+    assert set(frame.rows()) == expected
+    assert ("HT-ODD", "奇\x1f怪", "") in {(r[1], r[3], r[4]) for r in frame.rows()}

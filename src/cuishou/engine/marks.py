@@ -9,7 +9,12 @@ A change effective today or later needs no mark: tonight's run computes today an
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
+from django.db import connection
+from django.utils import timezone
+
+from cuishou.core.rows import rows_insert
 from cuishou.core.timeutil import today_shanghai
 from cuishou.engine.models import RecomputeMark
 
@@ -25,3 +30,23 @@ def recompute_mark_add(*, client_id: int, debtor_id: int, from_date: dt.date, re
     RecomputeMark.objects.create(
         client_id=client_id, debtor_id=debtor_id, from_date=from_date, reason=reason[:_REASON_MAX]
     )
+
+
+def recompute_marks_add_many(marks: Iterable[tuple[int, int, dt.date, str]]) -> int:
+    """``recompute_mark_add`` for many changes at once: (client id, debtor id, from date,
+    reason) each, the same rule (only days before today), one bulk insert. Returns how
+    many marks were written. Run it inside the transaction of the changes."""
+    today = today_shanghai()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [
+        (client_id, debtor_id, from_date.isoformat(), reason[:_REASON_MAX], now)
+        for client_id, debtor_id, from_date, reason in marks
+        if from_date < today
+    ]
+    if rows:
+        rows_insert(
+            RecomputeMark._meta.db_table,
+            ("client_id", "debtor_id", "from_date", "reason", "created_at"),
+            rows,
+        )
+    return len(rows)

@@ -134,13 +134,15 @@ class Dialect:
 @dataclass(frozen=True)
 class Scope:
     """Which loans and cases a statement covers: a client, a debtor id range (a shard),
-    the debtors a backdated change marked (history replays), or one loan."""
+    the debtors a backdated change marked (history replays), one loan, or a list of
+    loans (a bulk posting's penalty)."""
 
     client_id: int | None = None
     debtor_lo: int | None = None  # debtor_id >= debtor_lo
     debtor_hi: int | None = None  # debtor_id <  debtor_hi
     marked_on: dt.date | None = None  # debtors with a RecomputeMark from on or before this day
     loan_id: int | None = None
+    loan_ids: tuple[int, ...] | None = None
 
     def where(self, d: Dialect, alias: str, *, loan: bool) -> str:
         """The predicate on ``alias`` (a loan when ``loan``, else a case or any row with
@@ -162,6 +164,11 @@ class Scope:
             if not loan:
                 raise ValueError("a one-loan scope applies to loans only")
             parts.append(f"{alias}.id = {int(self.loan_id)}")
+        if self.loan_ids is not None:
+            if not loan:
+                raise ValueError("a scope of loans applies to loans only")
+            listed = ", ".join(str(int(i)) for i in self.loan_ids) or "NULL"
+            parts.append(f"{alias}.id IN ({listed})")
         return " AND ".join(parts)
 
 
@@ -458,6 +465,7 @@ def _is_whole(scope: Scope) -> bool:
         and scope.debtor_hi is None
         and scope.marked_on is None
         and scope.loan_id is None
+        and scope.loan_ids is None
     )
 
 

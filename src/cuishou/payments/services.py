@@ -56,6 +56,7 @@ _REFERENCE_MAX = Payment._meta.get_field("reference").max_length or 100
 _REASON_MAX = Payment._meta.get_field("reversal_reason").max_length or 200
 _KEY_MAX = Payment._meta.get_field("idempotency_key").max_length or 100
 REVERSAL_APPROVE_PERMISSION = "payments.approve_reversal"
+_CHANNELS = frozenset(PaymentChannel.values)
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,58 @@ def _replay(
     return earlier
 
 
+def checked_request(
+    *,
+    amount: Decimal,
+    value_date: dt.date,
+    channel: str,
+    reference: str,
+    idempotency_key: str,
+) -> tuple[Decimal, str, str]:
+    """The checks ``payment_post`` makes before it locks anything: (amount to the fen,
+    reference, key), stripped; raises ValidationError (the bulk path asks the same)."""
+    amount = _valid_amount(amount)
+    if not is_date(value_date):
+        raise ValidationError(_("the value date must be a date"), code="payment_value_date")
+    today = today_shanghai()
+    if value_date > today:
+        raise ValidationError(
+            _("the value date %(date)s is in the future (today is %(today)s)")
+            % {"date": value_date.isoformat(), "today": today.isoformat()},
+            code="payment_value_date",
+        )
+    if channel not in _CHANNELS:
+        raise ValidationError(
+            _("unknown payment channel %(channel)r (use %(choices)s)")
+            % {"channel": channel, "choices": ", ".join(PaymentChannel.values)},
+            code="payment_channel",
+        )
+    reference = (reference or "").strip()
+    if len(reference) > _REFERENCE_MAX:
+        raise ValidationError(
+            _("the reference is longer than %(n)d characters") % {"n": _REFERENCE_MAX},
+            code="payment_reference",
+        )
+    key = (idempotency_key or "").strip()
+    if len(key) > _KEY_MAX:
+        raise ValidationError(
+            _("the idempotency key is longer than %(n)d characters") % {"n": _KEY_MAX},
+            code="payment_idempotency_key",
+        )
+    return amount, reference, key
+
+
+def disbursed_error(value_date: dt.date, disbursed_on: dt.date) -> ValidationError | None:
+    """A value date before the loan was disbursed is refused (checked under the lock)."""
+    if value_date >= disbursed_on:
+        return None
+    return ValidationError(
+        _("the value date %(date)s is before the loan was disbursed on %(disbursed)s")
+        % {"date": value_date.isoformat(), "disbursed": disbursed_on.isoformat()},
+        code="payment_value_date",
+    )
+
+
 def payment_post(
     *,
     actor: Any,
@@ -253,34 +306,13 @@ def payment_post(
     places, a value date in the future or before the loan was disbursed, an unknown
     channel, or a reference or key that is too long. The loan and its installments are
     locked (loan first, then installments by period), so payments on one loan serialise."""
-    amount = _valid_amount(amount)
-    if not is_date(value_date):
-        raise ValidationError(_("the value date must be a date"), code="payment_value_date")
-    today = today_shanghai()
-    if value_date > today:
-        raise ValidationError(
-            _("the value date %(date)s is in the future (today is %(today)s)")
-            % {"date": value_date.isoformat(), "today": today.isoformat()},
-            code="payment_value_date",
-        )
-    if channel not in PaymentChannel.values:
-        raise ValidationError(
-            _("unknown payment channel %(channel)r (use %(choices)s)")
-            % {"channel": channel, "choices": ", ".join(PaymentChannel.values)},
-            code="payment_channel",
-        )
-    reference = (reference or "").strip()
-    if len(reference) > _REFERENCE_MAX:
-        raise ValidationError(
-            _("the reference is longer than %(n)d characters") % {"n": _REFERENCE_MAX},
-            code="payment_reference",
-        )
-    key = (idempotency_key or "").strip()
-    if len(key) > _KEY_MAX:
-        raise ValidationError(
-            _("the idempotency key is longer than %(n)d characters") % {"n": _KEY_MAX},
-            code="payment_idempotency_key",
-        )
+    amount, reference, key = checked_request(
+        amount=amount,
+        value_date=value_date,
+        channel=channel,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
     same: dict[str, Any] = {
         "loan": loan,
         "amount": amount,
@@ -322,12 +354,9 @@ def _post(
                     channel=channel,
                     reference=reference,
                 )
-        if value_date < locked.disbursed_on:
-            raise ValidationError(
-                _("the value date %(date)s is before the loan was disbursed on %(disbursed)s")
-                % {"date": value_date.isoformat(), "disbursed": locked.disbursed_on.isoformat()},
-                code="payment_value_date",
-            )
+        refused = disbursed_error(value_date, locked.disbursed_on)
+        if refused is not None:
+            raise refused
         installments = installments_locked(locked)
         plan = allocate(
             amount=amount,

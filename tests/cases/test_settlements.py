@@ -196,7 +196,6 @@ def test_a_partly_paid_settlement_lapses_after_the_deadline_and_collection_conti
     assert AuditEvent.objects.filter(action="settlement.lapse", case_id=case.pk).exists()
 
 
-
 def bounce(payment):  # type: ignore[no-untyped-def]
     """Reverse ``payment`` the way finance does: one asks, a second person approves."""
     asker, approver = UserFactory(role="finance"), UserFactory(role="finance")

@@ -22,7 +22,25 @@ def test_openapi_json_lists_the_endpoints_and_both_ways_to_sign_in(client):
         "/api/cases/{case_id}/timeline",
         "/api/cases/{case_id}/reveal",
         "/api/loans/{client_code}/{contract_no}",
+        "/api/cases/{case_id}/plans",
+        "/api/cases/{case_id}/plans/{plan_id}/cancel",
+        "/api/cases/{case_id}/settlements",
+        "/api/settlements",
+        "/api/settlements/{settlement_id}",
+        "/api/settlements/{settlement_id}/approve",
+        "/api/settlements/{settlement_id}/reject",
+        "/api/receipts",
+        "/api/receipts/{receipt_id}",
+        "/api/receipts/{receipt_id}/pdf",
     } <= set(spec["paths"])
+    # The plan body names its fields; the receipt download says it is a PDF.
+    plan_body = spec["paths"]["/api/cases/{case_id}/plans"]["post"]["requestBody"]
+    ref = plan_body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert {"covers", "installments", "consent_note"} <= set(
+        spec["components"]["schemas"][ref]["properties"]
+    )
+    pdf = spec["paths"]["/api/receipts/{receipt_id}/pdf"]["get"]["responses"]["200"]
+    assert "application/pdf" in pdf["content"]
     schemes = spec["components"]["securitySchemes"]
     assert {s["type"] for s in schemes.values()} == {"http", "apiKey"}
     list_params = {p["name"] for p in spec["paths"]["/api/cases"]["get"]["parameters"]}

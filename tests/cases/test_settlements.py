@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from cuishou.accounts.models import Team
@@ -18,10 +19,10 @@ from cuishou.cases.settlements import (
     settlement_decide,
     settlement_request,
 )
-from cuishou.core.timeutil import today_shanghai
+from cuishou.core.timeutil import SHANGHAI, today_shanghai
 from cuishou.engine.batch import batch_run
 from cuishou.engine.selectors import loan_figures_as_of
-from cuishou.payments.services import payment_post
+from cuishou.payments.services import payment_post, reversal_approve, reversal_request
 from cuishou.portfolio.models import Loan
 from tests.factories import (
     ClientFactory,
@@ -193,3 +194,114 @@ def test_a_partly_paid_settlement_lapses_after_the_deadline_and_collection_conti
     assert settlement.paid_amount == Decimal("100.00")
     assert case.status == "open" and not WaiverLine.objects.exists()
     assert AuditEvent.objects.filter(action="settlement.lapse", case_id=case.pk).exists()
+
+
+def bounce(payment):  # type: ignore[no-untyped-def]
+    """Reverse ``payment`` the way finance does: one asks, a second person approves."""
+    asker, approver = UserFactory(role="finance"), UserFactory(role="finance")
+    request = reversal_request(actor=asker, payment=payment, reason="退票 bounced transfer")
+    reversal_approve(actor=approver, request=request, note="bank confirmed")
+
+
+def settle(collector, lead, loan, case, *, deadline: dt.date):  # type: ignore[no-untyped-def]
+    """Ask for and approve a settlement, pay its settled amount today and run the night:
+    the case closes as settled. Returns the settlement and the payment."""
+    settlement = settlement_request(
+        actor=collector,
+        case=case,
+        principal=Decimal("500.00"),
+        penalty=case.penalty,
+        deadline=deadline,
+        reason="hardship, lump sum offered",
+    )
+    settlement_decide(actor=lead, settlement=settlement, approve=True)
+    payment = payment_post(
+        actor=collector, loan=loan, amount=settlement.settled_amount, value_date=TODAY
+    )
+    batch_run(as_of=TODAY)
+    case.refresh_from_db()
+    assert (case.status, case.closure) == ("closed", "settled")
+    return settlement, payment
+
+
+def test_a_bounced_settlement_payment_reopens_the_case_and_undoes_the_waivers() -> None:
+    collector, lead = people()
+    loan, case = open_case(collector)
+    owed = Loan.objects.get(pk=loan.pk).balance
+    settlement, payment = settle(collector, lead, loan, case, deadline=TODAY + 5 * DAY)
+    waived = list(WaiverLine.objects.filter(settlement=settlement))
+    assert waived and not any(w.is_reversed for w in waived)
+
+    bounce(payment)
+    run = batch_run(as_of=TODAY + DAY)
+
+    case.refresh_from_db()
+    settlement.refresh_from_db()
+    assert run.counts["settlements_unpaid"] == 1
+    assert (case.status, case.closure, case.closed_on) == ("open", "", None)
+    assert case.status_reason.startswith(f"settlement {settlement.pk} no longer paid")
+    assert f"payment {payment.pk} reversed" in case.status_reason
+    # Not paid any more, still approved: the debtor may pay again by the deadline.
+    assert (settlement.status, settlement.completed_on) == ("approved", None)
+    assert (settlement.paid_amount, settlement.waived_amount) == (Decimal("0"), Decimal("0"))
+    assert all(w.is_reversed for w in WaiverLine.objects.filter(settlement=settlement))
+    # The loan owes again all it owed before the settlement (no payment stands).
+    loan = Loan.objects.get(pk=loan.pk)
+    installment = loan.installments.get()
+    assert (installment.principal_paid, installment.interest_paid) == (Decimal("0"), Decimal("0"))
+    assert loan_figures_as_of(loan_id=loan.pk, as_of=TODAY + DAY).balance >= owed
+    assert case.balance == loan.balance and case.balance >= owed
+    reopen = AuditEvent.objects.get(action="case.reopen", case_id=case.pk)
+    assert reopen.before == {"status": "closed", "closure": "settled"}
+    assert reopen.after["settlement"] == settlement.pk
+    event = AuditEvent.objects.get(action="settlement.unpaid", case_id=case.pk)
+    assert event.before["status"] == "paid" and event.after["status"] == "approved"
+    assert len(event.after["waivers_undone"]) == len(waived)
+
+    # Paid again before the deadline, it settles again with new waiver lines.
+    tomorrow = dt.datetime.combine(TODAY + DAY, dt.time(10), tzinfo=SHANGHAI)
+    with time_machine.travel(tomorrow, tick=False):
+        payment_post(
+            actor=collector, loan=loan, amount=settlement.settled_amount, value_date=TODAY + DAY
+        )
+    batch_run(as_of=TODAY + 2 * DAY)
+    case.refresh_from_db()
+    settlement.refresh_from_db()
+    assert (settlement.status, settlement.completed_on) == ("paid", TODAY + 2 * DAY)
+    assert (case.status, case.closure) == ("closed", "settled")
+    assert Loan.objects.get(pk=loan.pk).balance == Decimal("0")
+    assert WaiverLine.objects.filter(settlement=settlement, is_reversed=False).count() == len(
+        waived
+    )
+
+
+def test_a_bounce_after_the_deadline_reopens_the_case_and_the_settlement_lapses() -> None:
+    collector, lead = people()
+    loan, case = open_case(collector)
+    settlement, payment = settle(collector, lead, loan, case, deadline=TODAY)
+
+    bounce(payment)
+    run = batch_run(as_of=TODAY + DAY)
+
+    case.refresh_from_db()
+    settlement.refresh_from_db()
+    assert run.counts["settlements_unpaid"] == 1 and run.counts["settlements_lapsed"] == 1
+    assert case.status == "open" and settlement.status == "lapsed"
+    assert Loan.objects.get(pk=loan.pk).balance > 0
+
+
+def test_a_bounce_that_leaves_the_settled_amount_paid_keeps_the_case_settled() -> None:
+    collector, lead = people()
+    loan, case = open_case(collector)
+    settlement, _payment = settle(collector, lead, loan, case, deadline=TODAY + 5 * DAY)
+    # A second transfer of the same day, more than the settled amount needed, bounces.
+    extra = payment_post(actor=collector, loan=loan, amount=Decimal("100.00"), value_date=TODAY)
+
+    bounce(extra)
+    run = batch_run(as_of=TODAY + DAY)
+
+    case.refresh_from_db()
+    settlement.refresh_from_db()
+    assert run.counts["settlements_unpaid"] == 0
+    assert (case.status, case.closure, settlement.status) == ("closed", "settled", "paid")
+    assert not WaiverLine.objects.filter(settlement=settlement, is_reversed=True).exists()

@@ -51,6 +51,11 @@ def test_an_opened_case_reads_in_chinese_and_in_english(client, settings):
             {"as_of": "2026-12-01", "bucket": "M1", "dpd": 3},
             "overdue again as of 2026-12-01: M1, 3 days past due",
         ),
+        (
+            "case.reopen",
+            {"as_of": "2026-12-03", "settlement": 4, "reversed_payments": [17]},
+            "reopened as of 2026-12-03: the settled amount is no longer paid (payment 17 reversed)",
+        ),
         ("pii.reveal", {"field": "id_number"}, "ID number"),
         (
             "portfolio.import",

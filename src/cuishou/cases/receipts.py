@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +27,24 @@ from cuishou.core.timeutil import today_shanghai
 from cuishou.engine.selectors import loan_figures_as_of
 
 RECEIPT_PERMISSION = "cases.add_receipt"
+
+
+def payment_get_for_user(user: Any, pk: int) -> Any:
+    """The payment if ``user`` may see it (``payments.view_payment``, or its case is in
+    their scope), for its receipts; otherwise Http404."""
+    from cuishou.payments.models import Payment  # payments imports this app's models
+
+    payment = Payment.objects.select_related("loan").filter(pk=pk).first()
+    if payment is None:
+        raise Http404("No such payment")
+    visible = user.has_perm("payments.view_payment") or (
+        case_visible_queryset(user)
+        .filter(client_id=payment.loan.client_id, debtor_id=payment.loan.debtor_id)
+        .exists()
+    )
+    if not visible:
+        raise Http404("No such payment")
+    return payment
 
 
 def _number() -> str:

@@ -17,23 +17,31 @@
   payment allocations, so the loans' balance is 0 from that day and their history before
   it is unchanged. Past the deadline without that, the settlement **lapses** (a pending
   one too) and collection continues.
+- **Unpaid again** (``settlements_undo_unpaid``, the first step of ``settlements_decide``):
+  a paid settlement whose payments, once a reversal is approved, no longer reach the
+  settled amount goes back to *approved*: its waiver lines are marked reversed (the
+  engine's ledger skips them), the installments' paid fields lose exactly what they
+  added, and the case closed as settled reopens with the reason. The same run may then
+  find it paid again (another payment by the deadline) or lapse it (past the deadline).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cuishou.audit.services import audit_record
 from cuishou.cases.choices import (
     CLOSED_STATUSES,
+    CaseStatus,
     Closure,
     SettlementStatus,
     WaivedComponent,
@@ -43,6 +51,7 @@ from cuishou.cases.models import Case, Settlement, SettlementLimit, WaiverLine
 from cuishou.cases.promises import ENGINE_ACTOR
 from cuishou.cases.selectors import case_require_in_scope
 from cuishou.core.timeutil import require_date, today_shanghai
+from cuishou.engine.marks import recompute_mark_add
 from cuishou.engine.selectors import loan_figures_as_of
 from cuishou.payments.services import installments_locked
 from cuishou.portfolio.models import Installment, Loan
@@ -50,6 +59,7 @@ from cuishou.portfolio.models import Installment, Loan
 REQUEST_PERMISSION = "cases.request_settlement"
 APPROVE_PERMISSION = "cases.approve_settlement"
 ZERO = Decimal("0.00")
+logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 
 
@@ -299,13 +309,181 @@ def _waive(settlement: Settlement, as_of: dt.date) -> list[WaiverLine]:
     return WaiverLine.objects.bulk_create(lines)
 
 
+class WaiverUndoError(Exception):
+    """The waiver lines of a settlement cannot be undone: an installment would be left
+    with less than nothing paid (its schedule was changed since)."""
+
+
+def _unwaive(settlement: Settlement) -> list[WaiverLine]:
+    """Undo the settlement's waiver lines: each installment loses exactly what its lines
+    added, and the lines are marked reversed. Loans locked in id order, then their
+    installments by period (payment_post's order). Returns the lines undone."""
+    lines = list(
+        WaiverLine.objects.filter(settlement=settlement, is_reversed=False).order_by(
+            "loan_id", "id"
+        )
+    )
+    by_loan: dict[int, list[WaiverLine]] = {}
+    for line in lines:
+        by_loan.setdefault(line.loan_id, []).append(line)
+    for loan_id in sorted(by_loan):
+        loan = Loan.objects.select_for_update().get(pk=loan_id)
+        installments = installments_locked(loan)
+        changed: dict[int, Installment] = {}
+        for line in by_loan[loan_id]:
+            if line.installment_id is None:
+                continue  # a penalty line: the engine computes penalty from the ledger
+            inst = installments[line.installment_id]
+            if line.component == WaivedComponent.INTEREST:
+                inst.interest_paid -= line.amount
+            else:
+                inst.principal_paid -= line.amount
+            if inst.interest_paid < 0 or inst.principal_paid < 0:
+                raise WaiverUndoError(
+                    f"installment {inst.seq} of loan {loan.contract_no} has less paid than "
+                    f"settlement {settlement.pk} waived"
+                )
+            changed[inst.pk] = inst
+        if changed:
+            Installment.objects.bulk_update(changed.values(), ["principal_paid", "interest_paid"])
+    WaiverLine.objects.filter(pk__in=[line.pk for line in lines]).update(is_reversed=True)
+    return lines
+
+
+def settlements_undo_unpaid(
+    *, as_of: dt.date, client_id: int | None = None, actor: Any = ENGINE_ACTOR
+) -> dict[str, int]:
+    """Paid settlements that a reversed payment left short of their settled amount go
+    back to approved, their waivers undone, and their case (closed as settled) reopens
+    (see the module's rule). Returns counts: settlements_unpaid."""
+    from cuishou.payments.models import Payment  # payments imports this app's models
+
+    require_date(as_of, field="as_of")
+    counts = {"settlements_unpaid": 0}
+    bounced = Payment.objects.filter(
+        loan__client_id=OuterRef("case__client_id"),
+        loan__debtor_id=OuterRef("case__debtor_id"),
+        status="reversed",
+        value_date__gte=OuterRef("approved_on"),
+        value_date__lte=OuterRef("completed_on"),
+    )
+    candidates = Settlement.objects.filter(status=SettlementStatus.PAID).filter(Exists(bounced))
+    if client_id is not None:
+        candidates = candidates.filter(case__client_id=client_id)
+    for pk in candidates.order_by("case_id", "pk").values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                if _undo_one(pk, as_of=as_of, actor=actor):
+                    counts["settlements_unpaid"] += 1
+        except WaiverUndoError as exc:
+            # Left paid and the case closed, for a person to look at; the run goes on.
+            logger.warning("settlement %s not undone: %s", pk, exc)
+    return counts
+
+
+def _undo_one(pk: int, *, as_of: dt.date, actor: Any) -> bool:
+    from cuishou.payments.models import Payment
+
+    locked = Settlement.objects.select_for_update().select_related("case").get(pk=pk)
+    if locked.status != SettlementStatus.PAID or locked.completed_on is None:
+        return False
+    settled_on = locked.completed_on
+    paid = _paid_towards(locked, settled_on)
+    if paid >= locked.settled_amount:
+        return False  # a reversal, but what is left still pays the settled amount
+    case = locked.case
+    reversed_ids = sorted(
+        Payment.objects.filter(
+            loan__client_id=case.client_id,
+            loan__debtor_id=case.debtor_id,
+            status="reversed",
+            value_date__gte=locked.approved_on,
+            value_date__lte=min(settled_on, locked.deadline),
+        ).values_list("pk", flat=True)
+    )
+    lines = _unwaive(locked)
+    before = {
+        "status": locked.status,
+        "completed_on": settled_on,
+        "paid": locked.paid_amount,
+        "waived": locked.waived_amount,
+    }
+    locked.status = SettlementStatus.APPROVED
+    locked.completed_on = None
+    locked.paid_amount = paid
+    locked.waived_amount = ZERO
+    locked.save(update_fields=["status", "completed_on", "paid_amount", "waived_amount"])
+    payments = ", ".join(str(i) for i in reversed_ids)
+    reason = (
+        f"settlement {locked.pk} no longer paid as of {as_of.isoformat()}: "
+        f"payment {payments} reversed, {paid} of {locked.settled_amount} paid"
+    )
+    audit_record(
+        actor=actor,
+        action="settlement.unpaid",
+        target=locked,
+        case_id=case.pk,
+        summary=reason,
+        before=before,
+        after={
+            "status": locked.status,
+            "as_of": as_of,
+            "paid": paid,
+            "settled_amount": locked.settled_amount,
+            "reversed_payments": reversed_ids,
+            "waivers_undone": [
+                {
+                    "loan_id": line.loan_id,
+                    "installment_id": line.installment_id,
+                    "component": line.component,
+                    "amount": line.amount,
+                    "value_date": line.value_date,
+                }
+                for line in lines
+            ],
+        },
+    )
+    # The waivers counted from the day it settled: that day's history on is rewritten.
+    recompute_mark_add(
+        client_id=case.client_id,
+        debtor_id=case.debtor_id,
+        from_date=settled_on,
+        reason=f"settlement {locked.pk} no longer paid, settled on {settled_on.isoformat()}",
+    )
+    closed = Case.objects.select_for_update().get(pk=case.pk)
+    if closed.status == CaseStatus.CLOSED and closed.closure == Closure.SETTLED:
+        closed.status = CaseStatus.OPEN
+        closed.closure = ""
+        closed.closed_on = None
+        closed.status_reason = reason[:200]
+        closed.save(update_fields=["status", "closure", "closed_on", "status_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="case.reopen",
+            target=closed,
+            case_id=closed.pk,
+            summary=reason,
+            before={"status": CaseStatus.CLOSED.value, "closure": Closure.SETTLED.value},
+            after={
+                "status": CaseStatus.OPEN.value,
+                "as_of": as_of,
+                "settlement": locked.pk,
+                "reversed_payments": reversed_ids,
+                "reason": reason,
+            },
+        )
+    return True
+
+
 def settlements_decide(
     *, as_of: dt.date, client_id: int | None = None, actor: Any = ENGINE_ACTOR
 ) -> dict[str, int]:
     """Settle or lapse the approved (and lapse the pending) settlements as of ``as_of``
-    (see the module's rule). Returns counts: settlements_paid, settlements_lapsed."""
+    (see the module's rule), after sending back to approved the paid ones a reversal
+    left unpaid. Returns counts: settlements_unpaid, settlements_paid, settlements_lapsed."""
     require_date(as_of, field="as_of")
-    counts = {"settlements_paid": 0, "settlements_lapsed": 0}
+    counts: dict[str, int] = {"settlements_paid": 0, "settlements_lapsed": 0}
+    counts.update(settlements_undo_unpaid(as_of=as_of, client_id=client_id, actor=actor))
     open_ = Settlement.objects.filter(
         status__in=[SettlementStatus.PENDING, SettlementStatus.APPROVED]
     ).select_related("case")

@@ -101,6 +101,7 @@ _COUNT_KEYS = (
     "strategy_escalations",
     "plans_kept",
     "plans_broken",
+    "settlements_unpaid",
     "settlements_paid",
     "settlements_lapsed",
 )

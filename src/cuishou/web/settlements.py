@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from cuishou.cases.choices import PlanCovers, PlanStatus, SettlementStatus
 from cuishou.cases.models import Case, Receipt, RepaymentPlan, Settlement
 from cuishou.cases.plans import PLAN_PERMISSION, plan_amount_for, plan_cancel, plan_create
-from cuishou.cases.receipts import RECEIPT_PERMISSION, receipt_create
+from cuishou.cases.receipts import RECEIPT_PERMISSION, payment_get_for_user, receipt_create
 from cuishou.cases.selectors import case_get_for_user, case_visible_queryset
 from cuishou.cases.settlements import (
     REQUEST_PERMISSION,
@@ -233,22 +233,10 @@ def settlement_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/settlements.html", {"rows": rows})
 
 
-def _payment_for(user: Any, pk: int) -> Payment:
-    payment = get_object_or_404(Payment.objects.select_related("loan"), pk=pk)
-    visible = user.has_perm("payments.view_payment") or (
-        case_visible_queryset(user)
-        .filter(client_id=payment.loan.client_id, debtor_id=payment.loan.debtor_id)
-        .exists()
-    )
-    if not visible:
-        raise Http404
-    return payment
-
-
 @login_required
 @require_POST
 def receipt_new(request: HttpRequest, pk: int) -> HttpResponse:
-    payment = _payment_for(request.user, pk)
+    payment = payment_get_for_user(request.user, pk)
     try:
         receipt = receipt_create(actor=request.user, payment=payment)
     except ValidationError as exc:
@@ -261,7 +249,7 @@ def receipt_new(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def receipt_download(request: HttpRequest, pk: int) -> HttpResponse:
     receipt = get_object_or_404(Receipt.objects.select_related("payment__loan"), pk=pk)
-    _payment_for(request.user, receipt.payment_id)
+    payment_get_for_user(request.user, receipt.payment_id)
     response = HttpResponse(bytes(receipt.pdf), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{receipt.number}.pdf"'
     response["X-Content-SHA256"] = receipt.sha256

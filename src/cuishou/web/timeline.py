@@ -47,6 +47,12 @@ def _case_cure(e: AuditEvent) -> str:
 
 def _case_reopen(e: AuditEvent) -> str:
     after = e.after or {}
+    if "settlement" in after:
+        payments = ", ".join(str(p) for p in after.get("reversed_payments", []))
+        return _(
+            "reopened as of %(date)s: the settled amount is no longer paid "
+            "(payment %(payments)s reversed)"
+        ) % {"date": after.get("as_of", ""), "payments": payments}
     return _("overdue again as of %(date)s: %(bucket)s, %(dpd)s days past due") % {
         "date": after.get("as_of", ""),
         "bucket": after.get("bucket", ""),

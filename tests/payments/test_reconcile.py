@@ -40,21 +40,9 @@ from tests.factories import (
     LoanFactory,
     UserFactory,
 )
+from tests.payments.statements import HEADER, TODAY, today  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.django_db
-TODAY = dt.date(2026, 11, 20)
-HEADER = "txn_id,date,amount,payer_name,payer_account,memo"
-
-
-@pytest.fixture(autouse=True)
-def today(monkeypatch: pytest.MonkeyPatch) -> dt.date:
-    for where in (
-        "cuishou.payments.services.today_shanghai",
-        "cuishou.payments.reconcile.today_shanghai",
-        "cuishou.engine.marks.today_shanghai",
-    ):
-        monkeypatch.setattr(where, lambda: TODAY)
-    return TODAY
 
 
 def loan(client, debtor, contract_no: str, unpaid: str, balance: str = "6000.00"):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,3 +180,19 @@ def shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("CUISHOU_SCREENSHOT_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def log_in(page: Any, url: str, username: str) -> None:
+    """Sign in through the login form of the live server at ``url``."""
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_load_state()
+
+
+def english_context(browser: Any, url: str) -> Any:
+    """A desktop-sized browser context that sees the pages of ``url`` in English."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context.add_cookies([{"name": "django_language", "value": "en", "url": url}])
+    return context

@@ -31,7 +31,7 @@ from tests.factories import (
     LoanFactory,
     UserFactory,
 )
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import english_context, log_in
 from tests.web.test_browser import pytestmark  # noqa: F401 (Chromium or skip)
 
 TODAY = today_shanghai()
@@ -73,14 +73,6 @@ def press_access_key(page: Any, key: str) -> None:
     )
     cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", "modifiers": 1, **code})
     cdp.detach()
-
-
-def _log_in(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_load_state()
 
 
 def _loan(client: Any, name: str, contract_no: str, unpaid: str) -> Loan:
@@ -129,12 +121,11 @@ def queued_statement(transactional_db: None) -> dict[str, Loan]:
 def test_finance_confirms_a_credit_with_one_key_and_splits_another(
     live_server, queued_statement: dict[str, Loan], browser, shots: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    context = english_context(browser, live_server.url)
     page = context.new_page()
     queue = f"{live_server.url}/payments/statements/queue/"
     try:
-        _log_in(page, live_server.url, "fang")
+        log_in(page, live_server.url, "fang")
         page.goto(queue)
         t08 = page.locator("[data-queue-line=T08]")
         candidates = t08.locator("[data-table=candidates] tbody tr")
@@ -213,12 +204,11 @@ def test_a_collector_agrees_a_plan_and_sees_it_decided_by_the_nightly_run(
     case = plan_case.case
     first = Decimal("1000.00")
     rest = plan_case.owed - first
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    context = english_context(browser, live_server.url)
     page = context.new_page()
     url = f"{live_server.url}/cases/{case.pk}/"
     try:
-        _log_in(page, live_server.url, "alice")
+        log_in(page, live_server.url, "alice")
         page.goto(url)
         section = page.locator("#plans")
         covers = section.locator("select[name=covers]")

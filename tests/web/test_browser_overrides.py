@@ -12,7 +12,7 @@ import pytest
 from cuishou.cases.models import ContactAttempt
 from cuishou.core.timeutil import SHANGHAI, today_shanghai
 from tests.factories import UserFactory
-from tests.web.conftest import PASSWORD, Portfolio
+from tests.web.conftest import Portfolio, english_context, log_in
 from tests.web.test_browser import pytestmark  # noqa: F401 (Chromium or skip)
 
 RULE = "cn.answered_calls_per_day"
@@ -37,14 +37,6 @@ def three_calls_today(browser_portfolio: Portfolio) -> Portfolio:
     return browser_portfolio
 
 
-def _log_in(page, url: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_load_state()
-
-
 def _call(page) -> None:  # type: ignore[no-untyped-def]
     form = page.locator("#contact-form")
     form.locator("select[name=channel]").select_option("call")
@@ -59,12 +51,11 @@ def test_a_collector_asks_a_compliance_officer_approves_and_the_call_goes_throug
     live_server, three_calls_today: Portfolio, browser, shots: Path
 ) -> None:
     case = three_calls_today.zhang_case
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    context = english_context(browser, live_server.url)
     page = context.new_page()
     try:
         # The collector's fourth call is refused; the page offers an override of that rule.
-        _log_in(page, live_server.url, "alice")
+        log_in(page, live_server.url, "alice")
         page.goto(f"{live_server.url}/cases/{case.pk}/")
         _call(page)
         assert "already taken 3 calls today" in page.locator("#contact-form").inner_text()
@@ -82,7 +73,7 @@ def test_a_collector_asks_a_compliance_officer_approves_and_the_call_goes_throug
         page.wait_for_load_state()
 
         # The compliance officer approves it with one click.
-        _log_in(page, live_server.url, "he")
+        log_in(page, live_server.url, "he")
         page.goto(f"{live_server.url}/compliance/")
         waiting = page.locator("[data-table=overrides-waiting] tbody tr")
         assert waiting.count() == 1
@@ -99,7 +90,7 @@ def test_a_collector_asks_a_compliance_officer_approves_and_the_call_goes_throug
         page.wait_for_load_state()
 
         # The collector's call now goes through, under the override.
-        _log_in(page, live_server.url, "alice")
+        log_in(page, live_server.url, "alice")
         page.goto(f"{live_server.url}/cases/{case.pk}/")
         _call(page)
         assert "Contact logged." in page.locator("ul.messages").inner_text()

@@ -250,17 +250,26 @@ def settlement_decide(
     return locked
 
 
-def _paid_towards(settlement: Settlement, as_of: dt.date) -> Decimal:
+def _payments_towards(settlement: Settlement, as_of: dt.date, *, status: str) -> Any:
+    """The debtor's payments to the client with the given status that count towards the
+    settlement as of ``as_of``: value dated from its approval to the day or its
+    deadline, whichever is earlier."""
     from cuishou.payments.models import Payment  # payments imports this app's models
 
     assert settlement.approved_on is not None
-    total = Payment.objects.filter(
+    return Payment.objects.filter(
         loan__client_id=settlement.case.client_id,
         loan__debtor_id=settlement.case.debtor_id,
-        status="posted",
+        status=status,
         value_date__gte=settlement.approved_on,
         value_date__lte=min(as_of, settlement.deadline),
-    ).aggregate(total=Sum("amount"))["total"]
+    )
+
+
+def _paid_towards(settlement: Settlement, as_of: dt.date) -> Decimal:
+    total = _payments_towards(settlement, as_of, status="posted").aggregate(total=Sum("amount"))[
+        "total"
+    ]
     return total or ZERO
 
 
@@ -382,7 +391,6 @@ def settlements_undo_unpaid(
 
 
 def _undo_one(pk: int, *, as_of: dt.date, actor: Any) -> bool:
-    from cuishou.payments.models import Payment
 
     locked = Settlement.objects.select_for_update().select_related("case").get(pk=pk)
     if locked.status != SettlementStatus.PAID or locked.completed_on is None:
@@ -393,13 +401,7 @@ def _undo_one(pk: int, *, as_of: dt.date, actor: Any) -> bool:
         return False  # a reversal, but what is left still pays the settled amount
     case = locked.case
     reversed_ids = sorted(
-        Payment.objects.filter(
-            loan__client_id=case.client_id,
-            loan__debtor_id=case.debtor_id,
-            status="reversed",
-            value_date__gte=locked.approved_on,
-            value_date__lte=min(settled_on, locked.deadline),
-        ).values_list("pk", flat=True)
+        _payments_towards(locked, settled_on, status="reversed").values_list("pk", flat=True)
     )
     lines = _unwaive(locked)
     before = {

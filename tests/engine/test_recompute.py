@@ -15,6 +15,7 @@ from cuishou.audit.services import audit_verify
 from cuishou.cases.models import Case
 from cuishou.engine.batch import batch_run
 from cuishou.engine.services import portfolio_recompute
+from cuishou.payments.services import payment_post, payment_reverse
 from cuishou.portfolio.choices import bucket_for_dpd
 from cuishou.portfolio.models import Installment, Loan
 from cuishou.portfolio.selectors import loan_state
@@ -24,6 +25,7 @@ from tests.factories import (
     InstallmentFactory,
     LoanFactory,
     ProductFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -371,3 +373,74 @@ def test_the_grace_days_of_a_paid_off_loan_still_count_for_its_debtor() -> None:
     # and a day later, past every grace, it opens
     batch_run(as_of=AS_OF + dt.timedelta(days=1))
     assert Case.objects.get(debtor=debtor).dpd == 4
+
+
+def test_a_current_loan_left_out_of_the_run_still_counts_in_its_debtors_case() -> None:
+    # Given a debtor with an overdue loan and a current one (next due in December)
+    client = ClientFactory(code="LO")
+    debtor = DebtorFactory()
+    late = LoanFactory(client=client, debtor=debtor, contract_no="LO-1")
+    schedule(late, ("2026-10-10", "1000.00", "50.00", "0", "0"))
+    current = LoanFactory(client=client, debtor=debtor, contract_no="LO-2")
+    schedule(current, ("2026-12-10", "2000.00", "100.00", "0", "0"))
+    batch_run(as_of=AS_OF - dt.timedelta(days=1))  # both computed and stored
+
+    # When the next night runs
+    run = batch_run(as_of=AS_OF)
+
+    # Then only the overdue loan is recomputed: the current one's stored figures hold
+    assert run.counts["loans_recomputed"] == 1
+    assert figures(current) == (0, "M0", D("0"), D("0"), D("0"), D("2000.00"))
+    # and the case and its snapshot owe both loans' balances
+    assert figures(late)[5] == D("1050.00")  # the factory's product bears no penalty
+    case = Case.objects.get(debtor=debtor)
+    assert (case.dpd, case.balance) == (36, D("3050.00"))
+    assert case.snapshots.get(as_of=AS_OF).balance == D("3050.00")
+
+
+def test_a_current_loan_changed_outside_the_ledger_is_recomputed() -> None:
+    # Given a current loan computed by the run of 14 November
+    client = ClientFactory(code="CH")
+    loan = LoanFactory(client=client, contract_no="CH-1")
+    schedule(
+        loan,
+        ("2026-10-10", "1000.00", "50.00", "1000.00", "50.00"),
+        ("2026-12-10", "1000.00", "50.00", "0", "0"),
+        ("2027-01-10", "1000.00", "50.00", "0", "0"),
+    )
+    batch_run(as_of=AS_OF - dt.timedelta(days=1))
+    assert figures(loan)[5] == D("2000.00")
+
+    # When a later file says part of December's principal was paid (no ledger row)
+    Installment.objects.filter(loan=loan, seq=2).update(principal_paid=D("400.00"))
+    run = batch_run(as_of=AS_OF)
+
+    # Then the run sees the stored balance no longer holds and writes the new one
+    assert run.counts["loans_recomputed"] == 1
+    assert figures(loan) == (0, "M0", D("0"), D("0"), D("0"), D("1600.00"))
+
+    # and when a file moves January's due date into the past, the loan is overdue
+    Installment.objects.filter(loan=loan, seq=3).update(due_on=dt.date(2026, 11, 1))
+    batch_run(as_of=AS_OF + dt.timedelta(days=1))
+    assert figures(loan)[:4] == (15, "M1", D("1000.00"), D("50.00"))
+
+
+def test_a_reversed_prepayment_puts_a_current_loans_balance_back() -> None:
+    # Given a current loan that prepaid 500.00 of December's installment
+    client = ClientFactory(code="RP")
+    product = ProductFactory(client=client, name="rp")
+    loan = LoanFactory(client=client, product=product, contract_no="RP-1")
+    schedule(loan, ("2026-12-10", "2000.00", "100.00", "0", "0"))
+    payment = payment_post(
+        actor=UserFactory(), loan=loan, amount=D("500.00"), value_date=AS_OF - dt.timedelta(days=3)
+    )
+    batch_run(as_of=AS_OF - dt.timedelta(days=1))
+    balance_after_payment = figures(loan)[5]
+    assert balance_after_payment < D("2000.00")
+
+    # When the payment bounces and is reversed
+    payment_reverse(actor=UserFactory(), payment=payment, reason="bounced")
+    batch_run(as_of=AS_OF)
+
+    # Then the loan owes its whole principal again
+    assert figures(loan) == (0, "M0", D("0"), D("0"), D("0"), D("2000.00"))

@@ -513,16 +513,22 @@ def installment_scan(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     """
 
 
-def stored_nonzero(alias: str) -> str:
-    """A loan whose stored figures are not all zero, or that was never computed. A loan
-    with nothing unpaid, no dated allocation and no pause has all-zero figures on every
-    day: the nightly run recomputes only the loans that have any of those or that this
-    predicate holds for (a loan paid off by a later import, whose figures go to zero)."""
-    a = alias
+def unchanged_current(d: Dialect, loan: str, scan: str) -> str:
+    """The loan ``loan`` (aliased row of portfolio_loan) has, as of the run's day, the
+    figures it has stored, and they are those of a current loan: computed, nothing overdue,
+    no penalty, and a balance that is its unpaid principal (``scan``: its row of the
+    installment scan, NULL when it has nothing unpaid). Such a loan with no dated ledger
+    row and no pause has nothing to compute: overdue amounts, dpd and penalty are 0 and
+    the balance is what the unpaid installments say, which the stored balance is checked
+    against (an import, a reversal or an edit that changed the installments is seen).
+    Most of a portfolio is such loans."""
+    a, s = loan, scan
     return (
-        f"({a}.computed_as_of IS NULL OR {a}.balance <> 0 OR {a}.dpd <> 0"
-        f" OR {a}.overdue_principal <> 0 OR {a}.overdue_interest <> 0 OR {a}.penalty <> 0"
-        f" OR {a}.penalty_capped)"
+        f"({a}.computed_as_of IS NOT NULL AND {a}.dpd = 0 AND {a}.overdue_principal = 0"
+        f" AND {a}.overdue_interest = 0 AND {a}.penalty = 0"
+        f" AND NOT {a}.penalty_capped"
+        f" AND CASE WHEN {s}.loan_id IS NULL THEN {a}.balance = 0"
+        f" ELSE {s}.oldest IS NULL AND {s}.outp = {fen(f'{a}.balance')} END)"
     )
 
 
@@ -632,9 +638,10 @@ def loan_table_statements(d: Dialect, as_of: dt.date, scope: Scope) -> list[str]
     1. the installment scan (``installment_scan``) into ``SCAN_TABLE``;
     2. the corrections (dated allocations, grace, pauses, penalty paid) into
        ``CORRECTION_TABLE``;
-    3. the candidates: loans of either, plus loans whose stored figures are not all zero
-       (``stored_nonzero``); every other loan in scope has all-zero figures and nothing
-       to write;
+    3. the candidates: loans with corrections, and every loan in scope but those whose
+       stored figures are those of a current loan and still hold (``unchanged_current``):
+       nothing to compute or write for them (``fill_case_table`` adds their stored
+       balances to their debtors' cases);
     4. their figures (``figures_from``), each a lookup by loan id in the three tables.
 
     ``loan_figures`` is the same computation as one read-only statement."""
@@ -659,12 +666,12 @@ def loan_table_statements(d: Dialect, as_of: dt.date, scope: Scope) -> list[str]
         f"INSERT INTO {CORRECTION_TABLE} ({', '.join(CORRECTION_COLUMNS)})"
         f" {_corrections(d, as_of, scope)}",
         _temp_table(d, CANDIDATE_TABLE, ""),
-        f"INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT loan_id FROM {SCAN_TABLE}"
-        " ORDER BY loan_id",
+        f"""INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT l.id FROM portfolio_loan l
+            LEFT JOIN {SCAN_TABLE} s ON s.loan_id = l.id
+            WHERE {scope.where(d, "l", loan=True)} AND NOT {unchanged_current(d, "l", "s")}
+            ORDER BY l.id""",
         f"INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT loan_id FROM {CORRECTION_TABLE}"
         f" WHERE 1 = 1 {add}",
-        f"""INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT l.id FROM portfolio_loan l
-            WHERE {scope.where(d, "l", loan=True)} AND {stored_nonzero("l")} {add}""",
     ]
     if d.pg:  # PostgreSQL never analyses temp tables by itself
         statements += [f"ANALYZE {t}" for t in (SCAN_TABLE, CORRECTION_TABLE, CANDIDATE_TABLE)]
@@ -735,9 +742,10 @@ def create_case_table(d: Dialect) -> str:
 
 def fill_case_table(d: Dialect) -> str:
     """Per debtor and client from the loans' working table: worst dpd and its bucket, the
-    summed amounts, the longest grace, and the stage the strategy table gives. Debtors
-    with nothing overdue and no case are left out: no case opens, changes or gets a
-    snapshot row for them.
+    summed amounts (with the stored balances of the debtor's loans the run left out), the
+    longest grace, and the stage the strategy table gives. Debtors with nothing overdue
+    and no case are left out: no case opens, changes or gets a snapshot row for them; nor
+    do debtors all of whose loans the run left out (their case, cured, keeps its figures).
 
     The grace days are the longest of all the debtor's loans with the client, paid-off
     ones included (which the working table leaves out). They only decide anything when
@@ -751,6 +759,13 @@ def fill_case_table(d: Dialect) -> str:
     all_loans_grace = """(SELECT MAX(pl.grace_days) FROM portfolio_loan al
                 JOIN portfolio_product pl ON pl.id = al.product_id
                 WHERE al.debtor_id = g.debtor_id AND al.client_id + 0 = g.client_id)"""
+    # The debtor's loans the run left out (``unchanged_current``) still owe their stored
+    # balance (nothing else: they have nothing overdue and no penalty).
+    left_out = f"""COALESCE((SELECT SUM({fen("ol.balance")}) FROM portfolio_loan ol
+                WHERE ol.debtor_id = g.debtor_id AND ol.client_id + 0 = g.client_id
+                  AND ol.balance <> 0
+                  AND NOT EXISTS (SELECT 1 FROM {CANDIDATE_TABLE} k WHERE k.loan_id = ol.id)),
+                0)"""
     return f"""
         INSERT INTO {CASE_TABLE} (client_id, debtor_id, max_dpd, bucket, overdue_fen,
                                   penalty_fen, balance_fen, grace_days, ladder_stage,
@@ -765,7 +780,8 @@ def fill_case_table(d: Dialect) -> str:
                f.case_id
         FROM (
             SELECT g.client_id, g.debtor_id, g.max_dpd, g.overdue_fen, g.penalty_fen,
-                   g.balance_fen, {bucket_case("g.max_dpd")} AS bucket,
+                   g.balance_fen + {left_out} AS balance_fen,
+                   {bucket_case("g.max_dpd")} AS bucket,
                    (SELECT c.id FROM cases_case c
                     WHERE c.client_id = g.client_id AND c.debtor_id = g.debtor_id) AS case_id,
                    CASE WHEN g.max_dpd > 0 AND g.max_dpd <= {longest}

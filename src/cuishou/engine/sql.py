@@ -781,9 +781,7 @@ def fill_case_table(d: Dialect) -> str:
         FROM (
             SELECT g.client_id, g.debtor_id, g.max_dpd, g.overdue_fen, g.penalty_fen,
                    g.balance_fen + {left_out} AS balance_fen,
-                   {bucket_case("g.max_dpd")} AS bucket,
-                   (SELECT c.id FROM cases_case c
-                    WHERE c.client_id = g.client_id AND c.debtor_id = g.debtor_id) AS case_id,
+                   {bucket_case("g.max_dpd")} AS bucket, g.case_id,
                    CASE WHEN g.max_dpd > 0 AND g.max_dpd <= {longest}
                         THEN {all_loans_grace} ELSE g.grace_days END AS grace_days
             FROM (
@@ -791,14 +789,15 @@ def fill_case_table(d: Dialect) -> str:
                        SUM(s.overdue_principal_fen + s.overdue_interest_fen) AS overdue_fen,
                        SUM(s.penalty_fen) AS penalty_fen,
                        SUM(s.balance_fen) AS balance_fen,
-                       MAX(s.grace_days) AS grace_days
+                       MAX(s.grace_days) AS grace_days,
+                       (SELECT c.id FROM cases_case c
+                        WHERE c.client_id = s.client_id AND c.debtor_id = s.debtor_id) AS case_id
                 FROM {LOAN_TABLE} s
                 GROUP BY s.client_id, s.debtor_id
-                -- Only debtors the run has something to do with: overdue, or with a case.
-                HAVING MAX(s.dpd) > 0 OR EXISTS (
-                    SELECT 1 FROM cases_case c
-                    WHERE c.client_id = s.client_id AND c.debtor_id = s.debtor_id)
+                {d.fence()}
             ) g
+            -- Only debtors the run has something to do with: overdue, or with a case.
+            WHERE g.max_dpd > 0 OR g.case_id IS NOT NULL
             {d.fence()}
         ) f
         LEFT JOIN cases_stagerule r ON r.client_id = f.client_id AND r.bucket = f.bucket

@@ -8,7 +8,7 @@ rules that decided and a sentence a collector understands.
 What it checks:
 
 - the client's **policy pack** (``cuishou.compliance.packs``: CN by default, US), rule by
-  rule, each of a type below, in the debtor's local time (``debtor_timezone``);
+  rule, each of a type below, in the debtor's local time (``debtor_zone``);
 - the **house rules** every pack shares: no contact on a closed case; while a dispute is
   open only the debtor, about the dispute; none while a hold (bankruptcy, litigation) is
   in force; no contact point marked invalid or do-not-contact; no channel a number or
@@ -21,9 +21,20 @@ the case's debt is time-barred on the debtor's day (``time_barred_since``), and 
 the client collects its own accounts (a rule with ``applies_to = "debt_collector"`` is
 skipped for a first-party creditor).
 
-The history a rule counts (answered calls today, unanswered attempts on a number,
-attempts in the last 7 days) is the case's logged contact attempts before ``at``.
-``contact_check`` writes nothing: the caller logs the attempt (allowed) or the refusal.
+The history a rule counts (answered calls today, unanswered attempts on a number, calls
+and conversations in a rule's window, failed attempts in a row on the debtor's numbers,
+contacts with the person, a cease or deceased outcome however old) is the case's logged
+contact attempts before ``at``. ``contact_check`` writes nothing: the caller logs the
+attempt (allowed) or the refusal.
+
+Where the facts come from: two hand-written statements per check
+(``cuishou.compliance.facts``) — ``check_context`` (pack, client, stricter client rules,
+addresses, holds, loans, the contact point, the related person, the consent entry, whether
+an override is in force) and ``check_history`` (the counts above) — and the overrides only
+when a blocking rule is overridable and one is in force. Nothing is cached, so a change
+decides the very next check. The case's status is read from the ``case`` the caller
+passes; the contact point, the related person and the rest are read from the database
+(an unsaved contact point or person is taken as given).
 
 A blocking hit of a rule the pack marks overridable no longer blocks while an approved
 override of that rule on the case is in force at ``at`` (``ComplianceOverride``): the

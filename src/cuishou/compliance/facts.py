@@ -274,13 +274,20 @@ def check_context(
         point_workplace=None if status is None else bool(workplace),
         person_relation=relation,
         person_refused=None if relation is None else bool(refused),
-        consent=None if state is None else Consent(state, source, _as_time(consent_at)),  # type: ignore[arg-type]
+        consent=_consent(state, source, consent_at),
         override_in_force=bool(overridden),
         addresses=tuple(addresses),
         holds=tuple(h for _starts, _pk, h in sorted(holds, key=lambda x: (x[0], x[1]))),
         limitations=tuple(d for _pk, d in sorted(limitations, key=lambda x: x[0])),
         stricter=stricter,
     )
+
+
+def _consent(state: str | None, source: str | None, at: Any) -> Consent | None:
+    when = _as_time(at)
+    if state is None or source is None or when is None:
+        return None
+    return Consent(state, source, when)
 
 
 # --- the history ---------------------------------------------------------------------------

@@ -1,8 +1,12 @@
 """Benchmark: one compliance check as the workbench makes it, in milliseconds.
 
     .venv/bin/python bench/compliance_single.py [--checks N] [--history H]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME_bench \
+        .venv/bin/python bench/compliance_single.py
 
-Builds a throwaway SQLite database (migrated), one client of each pack, and per pack a
+Builds a throwaway SQLite database (migrated) — or, when ``DATABASE_URL`` names a
+PostgreSQL database whose name contains ``bench``, that database, created afresh on its
+server and dropped afterwards — one client of each pack, and per pack a
 case whose debtor has two numbers, a colleague and a guarantor and H logged attempts
 (default 200) over the last 30 days. It then times N calls (default 2,000) of
 ``cuishou.compliance.check.contact_check`` — a call to the debtor, and a call to the
@@ -25,6 +29,23 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import drop_postgres, fresh_postgres
+
+
+def _postgres(url: str) -> tuple[str, str] | None:
+    """(server URL, database name) when ``url`` names a PostgreSQL database; the bench
+    drops and creates it, so its name must say ``bench``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        return None
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        sys.exit(f"DATABASE_URL: the bench drops and recreates {name!r}; name one with 'bench'")
+    return urlunsplit(parts._replace(path="/postgres")), name
 
 
 def main() -> None:
@@ -35,14 +56,27 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="cuishou-bench-compliance-"))
     os.environ["CUISHOU_VAR_DIR"] = str(tmp)
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    pg = _postgres(os.environ.get("DATABASE_URL", ""))
+    if pg is not None:
+        os.environ["DATABASE_URL"] = fresh_postgres(*pg)
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "cuishou.settings"
     os.environ["CUISHOU_DEBUG"] = "0"
     os.environ.setdefault("CUISHOU_SECRET_KEY", "bench-only-not-a-secret")
     import django
 
     django.setup()
+    try:
+        _run(args)
+    finally:
+        if pg is not None:
+            drop_postgres(*pg)
+
+
+def _run(args: argparse.Namespace) -> None:
     from django.core.management import call_command
+    from django.db import connection
     from django.utils import timezone
 
     from cuishou.cases.models import Case, ContactAttempt
@@ -122,7 +156,7 @@ def main() -> None:
                 "ms_per_check": round(mean, 3),
                 "ms_p95": round(p95, 3),
                 "history": args.history,
-                "db": "sqlite",
+                "db": connection.vendor,
             }
         )
     )

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from cuishou.cases.choices import UNANSWERED_OUTCOMES, Outcome
-from cuishou.compliance.check import CONVERSATION_OUTCOMES, OWN_RECENT, history_days
+from cuishou.compliance.facts import CONVERSATION_OUTCOMES
 from cuishou.compliance.language import (
     debt_disclosure,
     phrases_found,
@@ -62,6 +62,15 @@ _FAILED = [*_UNANSWERED, Outcome.WRONG_NUMBER.value]
 _CONVERSATION = [o.value for o in CONVERSATION_OUTCOMES]
 _WRITTEN = ["sms", "email", "letter"]
 _US = "us"
+HISTORY_DAYS = 8  # the 7-day rules and the local day, with a day to spare
+OWN_RECENT = 10  # the debtor's latest attempts before the first contact a streak reads
+
+
+def history_days(rules: Iterable[Any]) -> int:
+    """How many days of history get local days: ``HISTORY_DAYS``, or a day more than the
+    longest ``days`` window among the rules (a client may lengthen one, ``ClientRule``)."""
+    longest = max((int(r.params["days"]) for r in rules if "days" in r.params), default=0)
+    return max(HISTORY_DAYS, longest + 1)
 
 
 def _local(planned: pl.DataFrame, zones: Iterable[str]) -> pl.DataFrame:

@@ -8,7 +8,7 @@ rules that decided and a sentence a collector understands.
 What it checks:
 
 - the client's **policy pack** (``cuishou.compliance.packs``: CN by default, US), rule by
-  rule, each of a type below, in the debtor's local time (``debtor_timezone``);
+  rule, each of a type below, in the debtor's local time (``debtor_zone``);
 - the **house rules** every pack shares: no contact on a closed case; while a dispute is
   open only the debtor, about the dispute; none while a hold (bankruptcy, litigation) is
   in force; no contact point marked invalid or do-not-contact; no channel a number or
@@ -21,9 +21,20 @@ the case's debt is time-barred on the debtor's day (``time_barred_since``), and 
 the client collects its own accounts (a rule with ``applies_to = "debt_collector"`` is
 skipped for a first-party creditor).
 
-The history a rule counts (answered calls today, unanswered attempts on a number,
-attempts in the last 7 days) is the case's logged contact attempts before ``at``.
-``contact_check`` writes nothing: the caller logs the attempt (allowed) or the refusal.
+The history a rule counts (answered calls today, unanswered attempts on a number, calls
+and conversations in a rule's window, failed attempts in a row on the debtor's numbers,
+contacts with the person, a cease or deceased outcome however old) is the case's logged
+contact attempts before ``at``. ``contact_check`` writes nothing: the caller logs the
+attempt (allowed) or the refusal.
+
+Where the facts come from: two hand-written statements per check
+(``cuishou.compliance.facts``) — ``check_context`` (pack, client, stricter client rules,
+addresses, holds, loans, the contact point, the related person, the consent entry, whether
+an override is in force) and ``check_history`` (the counts above) — and the overrides only
+when a blocking rule is overridable and one is in force. Nothing is cached, so a change
+decides the very next check. The case's status is read from the ``case`` the caller
+passes; the contact point, the related person and the rest are read from the database
+(an unsaved contact point or person is taken as given).
 
 A blocking hit of a rule the pack marks overridable no longer blocks while an approved
 override of that rule on the case is in force at ``at`` (``ComplianceOverride``): the
@@ -36,22 +47,25 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cuishou.cases.choices import (
     CLOSED_STATUSES,
-    UNANSWERED_OUTCOMES,
     CaseStatus,
     Channel,
-    Outcome,
     Party,
+)
+from cuishou.compliance.facts import (
+    CheckHistory,
+    Consent,
+    check_context,
+    check_history,
 )
 from cuishou.compliance.language import (
     LanguageHit,
@@ -61,7 +75,7 @@ from cuishou.compliance.language import (
     suit_threat,
 )
 from cuishou.compliance.packs import CONSENT_CHANNELS, minutes_of, rule_applies
-from cuishou.portfolio.choices import ConsentSource
+from cuishou.portfolio.choices import ConsentSource, ContactStatus, Relation
 
 
 @dataclass(frozen=True)
@@ -128,60 +142,9 @@ class ContactBlocked(Exception):  # noqa: N818 (reads as what happened: raise Co
 
 
 @dataclass(frozen=True)
-class Past:
-    """One earlier contact attempt, as the rules read it."""
-
-    at: dt.datetime
-    channel: str
-    party: str
-    outcome: str
-    contact_point_id: int | None
-    related_person_id: int | None
-
-    @property
-    def answered(self) -> bool:
-        return self.outcome not in UNANSWERED_OUTCOMES and self.outcome != Outcome.WRONG_NUMBER
-
-    @property
-    def failed(self) -> bool:
-        return not self.answered
-
-
-# Outcomes that mean a telephone conversation with the debtor took place (Regulation F).
-CONVERSATION_OUTCOMES = frozenset(
-    {
-        Outcome.RPC,
-        Outcome.PTP,
-        Outcome.REFUSES,
-        Outcome.DISPUTES,
-        Outcome.CLAIMS_PAID,
-        Outcome.HARDSHIP,
-        Outcome.CEASE,
-    }
-)
-
-
-@dataclass(frozen=True)
-class Consent:
-    """The latest consent entry of a number or address for a channel, as the rules read it."""
-
-    state: str  # "given" or "withdrawn"
-    source: str  # import, call, reply, written
-    at: dt.datetime
-
-    @property
-    def withdrawn(self) -> bool:
-        return self.state == "withdrawn"
-
-    @property
-    def direct(self) -> bool:
-        """Given by the debtor directly (any source but the client's file)."""
-        return self.state == "given" and self.source != "import"
-
-
-@dataclass(frozen=True)
 class Attempt:
-    """A contact about to happen, with what the rules need to know about it."""
+    """A contact about to happen, with what the rules need to know about it: what the
+    caller passes, and the facts read for it (``compliance.facts``)."""
 
     case: Any
     channel: str
@@ -192,34 +155,24 @@ class Attempt:
     purpose: str = "collect"  # collect | dispute | locate | notice | suit (a legal filing)
     text: str = ""  # what goes out (SMS, e-mail, letter)
     notes: str = ""  # the collector's notes (checked for prohibited language only)
-    own_points: frozenset[int] = frozenset()  # the debtor's own contact points
     visitors: int | None = None
     route_approved: bool | None = None
-    history: tuple[Past, ...] = ()
+    seen: CheckHistory = field(default_factory=CheckHistory)  # the counts over the history
     timezone: str = "Asia/Shanghai"
     hold: str = ""  # the kind of a hold in force on the day, translated, or ""
     consent: Consent | None = None  # the latest entry for the contact point and channel
+    point_status: str = ""  # the contact point's status as stored
+    point_workplace: bool = False  # the contact point is the workplace or employer-provided
+    third_party: bool = False  # a related person other than a co-borrower or guarantor
+    person_refused: bool = False  # the related person refused further contact
     employer_forbids: bool = False  # the debtor said so, on or before the day
+    employer_forbids_since: dt.date | None = None
     time_barred_since: dt.date | None = None  # the last limitation date, when all passed
     first_party: bool = False  # the client collects its own accounts
 
     @property
     def local(self) -> dt.datetime:
         return self.at.astimezone(ZoneInfo(self.timezone))
-
-    @property
-    def third_party(self) -> bool:
-        person = self.related_person
-        return self.party == Party.RELATED and person is not None and person.is_third_party
-
-    def same_local_day(self) -> list[Past]:
-        day = self.local.date()
-        zone = ZoneInfo(self.timezone)
-        return [p for p in self.history if p.at.astimezone(zone).date() == day]
-
-    def within_days(self, days: int) -> list[Past]:
-        since = self.at - dt.timedelta(days=days)
-        return [p for p in self.history if since < p.at <= self.at]
 
 
 def _spans(text: str, hits: Iterable[LanguageHit]) -> str:
@@ -262,15 +215,11 @@ def _quiet_hours(rule: Any, a: Attempt) -> str | None:
 def _answered_calls_per_day(rule: Any, a: Attempt) -> str | None:
     if a.channel != Channel.CALL or a.party == Party.RELATED:
         return None
-    answered = [
-        p
-        for p in a.same_local_day()
-        if p.channel == Channel.CALL and p.party == Party.DEBTOR and p.answered
-    ]
-    if len(answered) < rule.param("max"):
+    answered = a.seen.answered_today
+    if answered < rule.param("max"):
         return None
     return _("The debtor has already taken %(n)d calls today (at most %(max)d a day).") % {
-        "n": len(answered),
+        "n": answered,
         "max": rule.param("max"),
     }
 
@@ -278,32 +227,20 @@ def _answered_calls_per_day(rule: Any, a: Attempt) -> str | None:
 def _unanswered_per_number_per_day(rule: Any, a: Attempt) -> str | None:
     if a.channel != Channel.CALL or a.contact_point is None:
         return None
-    unanswered = [
-        p
-        for p in a.same_local_day()
-        if p.channel == Channel.CALL
-        and p.contact_point_id == a.contact_point.pk
-        and p.outcome in UNANSWERED_OUTCOMES
-    ]
-    if len(unanswered) < rule.param("max"):
+    unanswered = a.seen.unanswered_here_today
+    if unanswered < rule.param("max"):
         return None
     return _(
         "This number has had %(n)d unanswered calls today (at most %(max)d a day per number)."
-    ) % {"n": len(unanswered), "max": rule.param("max")}
+    ) % {"n": unanswered, "max": rule.param("max")}
 
 
 def _third_party_unreachable(rule: Any, a: Attempt) -> str | None:
     if not a.third_party:
         return None
     needed = int(rule.param("failed_attempts"))
-    own = [
-        p
-        for p in a.history
-        if p.at < a.at and (p.party == Party.DEBTOR or p.contact_point_id in a.own_points)
-    ]
-    own.sort(key=lambda p: p.at)
-    last = own[-needed:]
-    if len(last) >= needed and all(p.failed for p in last):
+    failed = a.seen.failed_in_a_row
+    if failed >= needed:
         return None
     return _(
         "%(person)s is a third party: contact them only when the debtor is unreachable "
@@ -311,17 +248,8 @@ def _third_party_unreachable(rule: Any, a: Attempt) -> str | None:
     ) % {
         "person": a.related_person.get_relation_display(),
         "n": needed,
-        "failed": _trailing_failures(own),
+        "failed": failed,
     }
-
-
-def _trailing_failures(attempts: list[Past]) -> int:
-    n = 0
-    for p in reversed(attempts):
-        if not p.failed:
-            break
-        n += 1
-    return n
 
 
 def _third_party_no_disclosure(rule: Any, a: Attempt) -> str | None:
@@ -336,8 +264,7 @@ def _third_party_no_disclosure(rule: Any, a: Attempt) -> str | None:
 
 
 def _third_party_refused(rule: Any, a: Attempt) -> str | None:
-    person = a.related_person
-    if a.party != Party.RELATED or person is None or not person.refused_contact:
+    if a.party != Party.RELATED or a.related_person is None or not a.person_refused:
         return None
     return _("This person refused further contact: they are never contacted again.")
 
@@ -370,12 +297,8 @@ def _prohibited_language(rule: Any, a: Attempt) -> str | None:
     return " ".join(found) or None
 
 
-def _ceased(history: Iterable[Past]) -> bool:
-    return any(p.outcome == Outcome.CEASE for p in history)
-
-
 def _cease(rule: Any, a: Attempt) -> str | None:
-    if not _ceased(a.history) or a.purpose == "notice":
+    if not a.seen.ceased or a.purpose == "notice":
         return None
     return _(
         "The debtor asked to stop being contacted: only the notices the rules allow may be sent."
@@ -383,7 +306,7 @@ def _cease(rule: Any, a: Attempt) -> str | None:
 
 
 def _deceased(rule: Any, a: Attempt) -> str | None:
-    if not any(p.outcome == Outcome.DECEASED for p in a.history):
+    if not a.seen.deceased:
         return None
     return _("The debtor is reported deceased: the case goes to legal, not to collectors.")
 
@@ -392,11 +315,11 @@ def _calls_in_days(rule: Any, a: Attempt) -> str | None:
     if a.channel != Channel.CALL:
         return None
     days, most = int(rule.param("days")), int(rule.param("max"))
-    calls = [p for p in a.within_days(days) if p.channel == Channel.CALL and p.at < a.at]
-    if len(calls) < most:
+    calls = a.seen.calls_within[days]
+    if calls < most:
         return None
     return _("%(n)d calls about this debt in the last %(days)d days (at most %(max)d).") % {
-        "n": len(calls),
+        "n": calls,
         "days": days,
         "max": most,
     }
@@ -406,28 +329,17 @@ def _call_after_conversation(rule: Any, a: Attempt) -> str | None:
     if a.channel != Channel.CALL:
         return None
     days = int(rule.param("days"))
-    talks = [
-        p
-        for p in a.within_days(days)
-        if p.channel == Channel.CALL
-        and p.party == Party.DEBTOR
-        and p.outcome in CONVERSATION_OUTCOMES
-        and p.at < a.at
-    ]
-    if not talks:
+    last = a.seen.last_talk_within[days]
+    if last is None:
         return None
-    last = max(p.at for p in talks).astimezone(ZoneInfo(a.timezone))
     return _(
         "The debtor had a telephone conversation about this debt on %(day)s: no call "
         "within %(days)d days after it."
-    ) % {"day": last.date().isoformat(), "days": days}
+    ) % {"day": last.astimezone(ZoneInfo(a.timezone)).date().isoformat(), "days": days}
 
 
 def _location_once(rule: Any, a: Attempt) -> str | None:
-    if not a.third_party:
-        return None
-    person = a.related_person.pk
-    if not any(p.related_person_id == person for p in a.history if p.at < a.at):
+    if not a.third_party or not a.seen.with_person:
         return None
     return _("A third party is contacted once only, to learn where the debtor is.")
 
@@ -464,18 +376,18 @@ def _opt_out_instruction(rule: Any, a: Attempt) -> str | None:
 
 
 def _workplace_calls(rule: Any, a: Attempt) -> str | None:
-    point = a.contact_point
-    if point is None or not point.is_workplace or not a.employer_forbids:
+    if a.contact_point is None or not a.point_workplace or not a.employer_forbids:
         return None
     return _(
         "This is the debtor's workplace number and the debtor said the employer forbids "
         "calls at work (since %(day)s): do not call or text it; use another number."
-    ) % {"day": a.case.debtor.employer_forbids_calls_since.isoformat()}
+    ) % {"day": a.employer_forbids_since.isoformat() if a.employer_forbids_since else ""}
 
 
 def _employer_email(rule: Any, a: Attempt) -> str | None:
-    point = a.contact_point
-    if point is None or not point.is_workplace or (a.consent is not None and a.consent.direct):
+    if a.contact_point is None or not a.point_workplace:
+        return None
+    if a.consent is not None and a.consent.direct:
         return None
     return _(
         "This e-mail address was provided by the debtor's employer: no e-mail to it unless "
@@ -571,14 +483,13 @@ def _house(a: Attempt) -> list[RuleHit]:
                 % {"kind": a.hold},
             )
         )
-    point = a.contact_point
-    if point is not None and point.status in ("invalid", "do_not_contact"):
+    if a.contact_point is not None and a.point_status in ("invalid", "do_not_contact"):
         hits.append(
             RuleHit(
                 "house.contact_point",
                 "house",
                 _("This number or address is marked %(status)s: it is not used.")
-                % {"status": point.get_status_display()},
+                % {"status": ContactStatus(a.point_status).label},
             )
         )
     if a.consent is not None and a.consent.withdrawn:
@@ -671,8 +582,14 @@ def debtor_place(debtor: Any, pack_zone: str) -> tuple[str, str]:
     """(time zone, US state) of the debtor from their residence (else any) address; the
     pack's zone when no address says otherwise."""
     addresses = sorted(debtor.addresses.all(), key=lambda ad: (ad.kind != "residence", ad.pk))
-    for address in addresses:
-        state = state_of(address.text)
+    return place_of((ad.text for ad in addresses), pack_zone)
+
+
+def place_of(texts: Iterable[str], pack_zone: str) -> tuple[str, str]:
+    """(time zone, US state) from the first of the address ``texts`` (residence first)
+    that names a US state; the pack's zone when none does."""
+    for text in texts:
+        state = state_of(text)
         if state:
             return _STATE_ZONES[state], state
     return pack_zone, ""
@@ -685,6 +602,11 @@ def debtor_zone(debtor: Any, pack: Any) -> tuple[str, str]:
     return (zone if _zone_ok(zone) else pack.timezone), state
 
 
+def _zone_from(addresses: Iterable[str], pack: Any) -> tuple[str, str]:
+    zone, state = place_of(addresses, pack.timezone)
+    return (zone if _zone_ok(zone) else pack.timezone), state
+
+
 @lru_cache(maxsize=16)
 def _zone_ok(name: str) -> bool:
     try:
@@ -694,50 +616,7 @@ def _zone_ok(name: str) -> bool:
     return True
 
 
-# --- the entry point -------------------------------------------------------------------
-
-
-HISTORY_DAYS = 8  # the 7-day rules and the local day, with a day to spare
-
-
-def history_days(rules: Iterable[Any]) -> int:
-    """How many days of history the rules read: ``HISTORY_DAYS``, or a day more than the
-    longest ``days`` window among them (a client may lengthen one, ``ClientRule``)."""
-    longest = max((int(r.params["days"]) for r in rules if "days" in r.params), default=0)
-    return max(HISTORY_DAYS, longest + 1)
-
-
-def case_history(case: Any, before: dt.datetime, days: int = HISTORY_DAYS) -> tuple[Past, ...]:
-    """The case's contact attempts in the ``days`` before ``before`` (what the rules
-    count; one at the same instant is the attempt itself, checked again), plus every
-    cease or deceased outcome ever logged (they never expire)."""
-    if case is None or case.pk is None:
-        return ()
-    rows = case.contact_attempts.filter(
-        Q(attempted_at__gt=before - dt.timedelta(days=days), attempted_at__lt=before)
-        | Q(outcome__in=[Outcome.CEASE, Outcome.DECEASED], attempted_at__lt=before)
-    ).values_list(
-        "attempted_at", "channel", "party", "outcome", "contact_point_id", "related_person_id"
-    )
-    return tuple(Past(*row) for row in rows)
-
-
-_FIELDS = ("attempted_at", "channel", "party", "outcome", "contact_point_id", "related_person_id")
-OWN_RECENT = 10  # the debtor's latest attempts a third-party rule may look back on
-
-
-def _third_party_history(
-    case: Any, before: dt.datetime, own_points: frozenset[int], person: Any
-) -> tuple[Past, ...]:
-    """For a contact with a third party, whatever its age: the debtor's latest own
-    attempts (is the debtor unreachable?) and every attempt with that person (contacted
-    before?)."""
-    earlier = case.contact_attempts.filter(attempted_at__lt=before)
-    own = earlier.filter(Q(party=Party.DEBTOR) | Q(contact_point_id__in=own_points)).order_by(
-        "-attempted_at", "-id"
-    )[:OWN_RECENT]
-    theirs = earlier.filter(related_person=person)
-    return tuple(Past(*row) for row in [*own.values_list(*_FIELDS), *theirs.values_list(*_FIELDS)])
+# --- what the bulk form shares ---------------------------------------------------------
 
 
 def client_overrides(client_ids: Iterable[int]) -> dict[int, dict[str, dict[str, Any]]]:
@@ -768,57 +647,6 @@ def hold_in_force(holds: Iterable[Any], day: dt.date) -> str:
         if hold.starts_on <= day and (hold.ends_on is None or day <= hold.ends_on):
             return str(hold.get_kind_display())
     return ""
-
-
-def hold_on(case: Any, day: dt.date) -> str:
-    """The (translated) kind of a hold in force on the case on ``day``, or ""."""
-    if case is None or case.pk is None:
-        return ""
-    return hold_in_force(holds_of([case.pk]).get(case.pk, []), day)
-
-
-def overrides_in_force(case_id: int, rule_ids: Iterable[str], at: dt.datetime) -> dict[str, Any]:
-    """rule id → the approved ``ComplianceOverride`` of it on the case in force at ``at``
-    (the earliest approved when several are), in one indexed query."""
-    from cuishou.compliance.models import ComplianceOverride, OverrideStatus
-
-    out: dict[str, Any] = {}
-    for override in (
-        ComplianceOverride.objects.filter(
-            case_id=case_id,
-            rule_id__in=list(rule_ids),
-            valid_until__gt=at,
-            valid_from__lte=at,
-            status=OverrideStatus.APPROVED,
-        )
-        .select_related("decided_by")
-        .order_by("valid_from", "pk")
-    ):
-        out.setdefault(override.rule_id, override)
-    return out
-
-
-def _lift(
-    hits: list[RuleHit], liftable: list[str], case: Any, at: dt.datetime
-) -> tuple[list[RuleHit], tuple[Overridden, ...]]:
-    """``hits`` without those an override in force lifts, and the lifted ones. Reads the
-    overrides only when a hit is of an overridable rule."""
-    if not liftable or case is None or case.pk is None:
-        return hits, ()
-    granted = overrides_in_force(case.pk, liftable, at)
-    if not granted:
-        return hits, ()
-    lifted = tuple(
-        Overridden(
-            hit=h,
-            override_id=granted[h.rule_id].pk,
-            approved_by=str(granted[h.rule_id].decided_by),
-            until=granted[h.rule_id].valid_until,
-        )
-        for h in hits
-        if h.rule_id in granted
-    )
-    return [h for h in hits if h.rule_id not in granted], lifted
 
 
 def consents_of(point_ids: Iterable[int]) -> dict[int, list[Any]]:
@@ -884,27 +712,66 @@ def employer_forbids_on(debtor: Any, day: dt.date) -> bool:
 
 
 TIME_BARRED_TYPES = frozenset({"time_barred_suit", "time_barred_threat"})
+WINDOW_TYPES = frozenset({"calls_in_days", "call_after_conversation"})
 
 
-def _own_points(case: Any, party: str, related_person: Any) -> frozenset[int]:
-    """The debtor's own contact points, read only when a third party is to be contacted
-    (the rule that counts failed attempts on the debtor's numbers needs them)."""
-    if case is None or party != Party.RELATED or related_person is None:
-        return frozenset()
-    return frozenset(
-        case.debtor.contact_points.filter(related_person=None).values_list("pk", flat=True)
+# --- overrides -------------------------------------------------------------------------
+
+
+def overrides_in_force(case_id: int, rule_ids: Iterable[str], at: dt.datetime) -> dict[str, Any]:
+    """rule id → the approved ``ComplianceOverride`` of it on the case in force at ``at``
+    (the earliest approved when several are). Most cases have none: a tiny indexed
+    existence check answers that, and only a case with one reads the overrides with
+    their approvers."""
+    from cuishou.compliance.models import ComplianceOverride, OverrideStatus
+
+    rule_ids = list(rule_ids)
+    in_force = ComplianceOverride.objects.filter(
+        case_id=case_id,
+        rule_id__in=rule_ids,
+        valid_until__gt=at,
+        valid_from__lte=at,
+        status=OverrideStatus.APPROVED,
     )
+    if not rule_ids or not in_force.exists():
+        return {}
+    out: dict[str, Any] = {}
+    for override in in_force.select_related("decided_by").order_by("valid_from", "pk"):
+        out.setdefault(override.rule_id, override)
+    return out
 
 
-def _history(
-    case: Any, at: dt.datetime, party: str, person: Any, days: int = HISTORY_DAYS
-) -> tuple[Past, ...]:
-    rows = case_history(case, at, days)
-    if case is None or case.pk is None or person is None or not person.is_third_party:
-        return rows
-    own = _own_points(case, party, person)
-    seen = set(rows)
-    return rows + tuple(p for p in _third_party_history(case, at, own, person) if p not in seen)
+def _lift(
+    hits: list[RuleHit], liftable: list[str], case: Any, at: dt.datetime
+) -> tuple[list[RuleHit], tuple[Overridden, ...]]:
+    """``hits`` without those an override in force lifts, and the lifted ones. Reads the
+    overrides only when a hit is of an overridable rule."""
+    if not liftable or case is None or case.pk is None:
+        return hits, ()
+    granted = overrides_in_force(case.pk, liftable, at)
+    if not granted:
+        return hits, ()
+    lifted = tuple(
+        Overridden(
+            hit=h,
+            override_id=granted[h.rule_id].pk,
+            approved_by=str(granted[h.rule_id].decided_by),
+            until=granted[h.rule_id].valid_until,
+        )
+        for h in hits
+        if h.rule_id in granted
+    )
+    return [h for h in hits if h.rule_id not in granted], lifted
+
+
+# --- the entry point -------------------------------------------------------------------
+
+
+def _day_start(local: dt.datetime) -> dt.datetime:
+    """The start of ``local``'s day in its zone (local midnight, or the first instant of
+    the day when a DST change skips midnight), in UTC."""
+    midnight = dt.datetime.combine(local.date(), dt.time(0), tzinfo=local.tzinfo)
+    return midnight.astimezone(dt.UTC)
 
 
 def contact_check(
@@ -921,22 +788,69 @@ def contact_check(
     notes: str = "",
     visitors: int | None = None,
     route_approved: bool | None = None,
-    history: tuple[Past, ...] | None = None,
 ) -> Decision:
     """Allowed or blocked, with the rules that decided. Writes nothing: the caller logs
-    the attempt (allowed) or the refusal (``ContactBlocked``)."""
+    the attempt (allowed) or the refusal (``ContactBlocked``).
+
+    Reads two statements (``facts.check_context``, ``facts.check_history``), and a third
+    only when a blocking rule is overridable and an override is in force on the case.
+    The case's status is the caller's ``case`` as given; everything else is read fresh."""
     from cuishou.compliance.packs import pack_get, rules_with
 
     if at.tzinfo is None:
         raise ValueError("contact_check needs an aware time")
-    pack = pack_get(case.client.policy_pack if case is not None else "CN")
+    point_id = contact_point.pk if contact_point is not None else None
+    person_id = related_person.pk if related_person is not None else None
+    ctx = check_context(
+        client_id=case.client_id if case is not None else None,
+        debtor_id=case.debtor_id if case is not None else None,
+        case_id=case.pk if case is not None else None,
+        contact_point_id=point_id,
+        related_person_id=person_id,
+        consent_channel=channel if channel in CONSENT_CHANNELS else None,
+        at=at,
+    )
+    code = "CN"
+    if case is not None:
+        code = ctx.policy_pack or case.client.policy_pack
+    pack = pack_get(code)
     zone, state = (pack.timezone, "")
     if case is not None:
-        zone, state = debtor_zone(case.debtor, pack)
-    stricter = client_overrides([case.client_id]).get(case.client_id, {}) if case else {}
-    rules = rules_with(pack.rules_for(state), stricter)
-    if history is None:
-        history = _history(case, at, party, related_person, history_days(rules))
+        zone, state = _zone_from((ad.text for ad in ctx.addresses), pack)
+    rules = rules_with(pack.rules_for(state), ctx.stricter if case is not None else {})
+    local = at.astimezone(ZoneInfo(zone))
+    day = local.date()
+
+    relation = ctx.person_relation
+    if relation is None and related_person is not None:
+        relation = related_person.relation  # an unsaved person: as given
+    third_party = (
+        party == Party.RELATED
+        and related_person is not None
+        and relation not in {Relation.SELF, Relation.CO_BORROWER, Relation.GUARANTOR}
+    )
+    seen = check_history(
+        case_id=case.pk if case is not None else None,
+        debtor_id=case.debtor_id if case is not None else None,
+        at=at,
+        day_start=_day_start(local),
+        contact_point_id=point_id,
+        related_person_id=person_id,
+        windows=[int(r.param("days")) for r in rules if r.type in WINDOW_TYPES],
+        third_party=third_party,
+    )
+    barred = None
+    if case is not None and any(r.type in TIME_BARRED_TYPES for r in rules):
+        barred = time_barred_since(ctx.limitations, day)
+    first_party = bool(case is not None and ctx.first_party)
+    since = ctx.employer_forbids_since if case is not None else None
+    refused = ctx.person_refused
+    if refused is None and related_person is not None:
+        refused = bool(related_person.refused_contact)
+    status = ctx.point_status
+    workplace = ctx.point_workplace
+    if status is None and contact_point is not None:  # an unsaved contact point: as given
+        status, workplace = contact_point.status, bool(contact_point.is_workplace)
     attempt = Attempt(
         case=case,
         channel=channel,
@@ -947,26 +861,18 @@ def contact_check(
         purpose=purpose,
         text=text or "",
         notes=notes or "",
-        own_points=_own_points(case, party, related_person),
         visitors=visitors,
         route_approved=route_approved,
-        history=history,
+        seen=seen,
         timezone=zone,
-    )
-    day = attempt.local.date()
-    consent = None
-    if contact_point is not None and contact_point.pk is not None and channel in CONSENT_CHANNELS:
-        consent = consent_at(consents_of([contact_point.pk]).get(contact_point.pk, []), channel, at)
-    barred = None
-    if case is not None and any(r.type in TIME_BARRED_TYPES for r in rules):
-        key = (case.client_id, case.debtor_id)
-        barred = time_barred_since(limitations_of([key]).get(key, []), day)
-    first_party = bool(case is not None and case.client.first_party_creditor)
-    attempt = replace(
-        attempt,
-        hold=hold_on(case, day),
-        consent=consent,
-        employer_forbids=case is not None and employer_forbids_on(case.debtor, day),
+        hold=hold_in_force(ctx.holds, day) if case is not None else "",
+        consent=ctx.consent if point_id is not None else None,
+        point_status=status or "",
+        point_workplace=bool(workplace),
+        third_party=third_party,
+        person_refused=bool(refused),
+        employer_forbids=since is not None and since <= day,
+        employer_forbids_since=since,
         time_barred_since=barred,
         first_party=first_party,
     )
@@ -980,6 +886,8 @@ def contact_check(
             hits.append(RuleHit(rule.id, rule.kind, message))
             if rule.overridable:
                 liftable.append(rule.id)
+    if not ctx.override_in_force:
+        liftable = []  # the context saw no override in force on the case: nothing to read
     hits, lifted = _lift(hits, liftable, case, at)
     return Decision(
         allowed=not hits,

@@ -278,7 +278,7 @@ def test_above_the_leads_limit_the_refusal_names_who_decides() -> None:
 
     assert refused.status_code == 403
     assert refused.json()["detail"] == (
-        "This settlement is above your limit: it is decided by risk_manager."
+        "This settlement is above your limit: it is decided by Risk manager (风控经理)."
     )
     assert lead.get(f"/api/settlements/{s['id']}").json()["status"] == "pending"
     risk = _as(UserFactory(username="risk", role="risk_manager"))

@@ -117,7 +117,7 @@ def test_above_the_limit_it_goes_to_the_next_role_up() -> None:
     assert settlement.approver_role == "risk_manager"
     with pytest.raises(PermissionDenied) as error:
         settlement_decide(actor=lead, settlement=settlement, approve=True)
-    assert "risk_manager" in str(error.value)
+    assert "decided by Risk manager (风控经理)" in str(error.value)  # the role by its name
 
     risk = UserFactory(role="risk_manager")
     settlement_decide(actor=risk, settlement=settlement, approve=False, note="too much")

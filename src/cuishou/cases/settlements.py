@@ -38,6 +38,7 @@ from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cuishou.accounts.choices import Role
 from cuishou.audit.services import audit_record
 from cuishou.cases.choices import (
     CLOSED_STATUSES,
@@ -107,6 +108,11 @@ def settlement_approver_role(*, discount: Decimal, balance: Decimal) -> str:
         if _covers(limit, discount=discount, balance=balance):
             return limit.role
     return ""
+
+
+def _role_label(role: str) -> str:
+    """The role as users read it (its translated name), not its code."""
+    return str(Role(role).label) if role in Role.values else role
 
 
 def user_may_decide_settlement(user: Any, settlement: Settlement) -> bool:
@@ -220,7 +226,11 @@ def settlement_decide(
     if not user_may_decide_settlement(actor, locked):
         raise PermissionDenied(
             _("This settlement is above your limit: it is decided by %(role)s.")
-            % {"role": locked.approver_role or _("a superuser")}
+            % {
+                "role": _role_label(locked.approver_role)
+                if locked.approver_role
+                else _("a superuser")
+            }
         )
     locked.status = SettlementStatus.APPROVED if approve else SettlementStatus.REJECTED
     locked.decided_at = timezone.now()

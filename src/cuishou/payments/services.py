@@ -342,7 +342,10 @@ def _post(
     reference: str,
 ) -> Payment:
     with transaction.atomic():
-        locked = Loan.objects.select_for_update().select_related("product").get(pk=loan.pk)
+        # The loan's row only: postings on other loans of the product do not wait.
+        locked = (
+            Loan.objects.select_for_update(of=("self",)).select_related("product").get(pk=loan.pk)
+        )
         if key:  # read under the loan's lock: a racing twin on this loan has committed
             earlier = Payment.objects.select_related("loan").filter(idempotency_key=key).first()
             if earlier is not None:

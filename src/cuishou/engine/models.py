@@ -95,8 +95,13 @@ class RecomputeMark(models.Model):
     """A change that reaches back in time (a backdated payment, a reversal, a pause):
     the next run rewrites the debtor's history from ``from_date``."""
 
+    # Indexed by (client, debtor, from date) below, which serves every lookup by client.
     client = models.ForeignKey(
-        "portfolio.Client", verbose_name=_("client"), on_delete=models.CASCADE, related_name="+"
+        "portfolio.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     debtor = models.ForeignKey(
         "portfolio.Debtor", verbose_name=_("debtor"), on_delete=models.CASCADE, related_name="+"

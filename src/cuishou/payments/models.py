@@ -94,8 +94,13 @@ class PaymentAllocation(models.Model):
         Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="allocations"
     )
     # Denormalised from the payment so the engine reads one table.
+    # Indexed by (loan, value date) below, which serves every lookup by loan.
     loan = models.ForeignKey(
-        "portfolio.Loan", verbose_name=_("loan"), on_delete=models.PROTECT, related_name="+"
+        "portfolio.Loan",
+        verbose_name=_("loan"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     installment = models.ForeignKey(
         "portfolio.Installment",

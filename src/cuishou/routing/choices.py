@@ -8,8 +8,9 @@ class LeftOutReason(models.TextChoices):
     """Checked in this order: the first that applies is the reason given."""
 
     NO_COORDINATES = "no_coordinates", _("No address with coordinates")
-    OUTSIDE_WINDOW = "outside_window", _(
-        "Every time window is closed during the contact hours and the teams' shifts"
+    OUTSIDE_WINDOW = (
+        "outside_window",
+        _("Every time window is closed during the contact hours and the teams' shifts"),
     )
     UNREACHABLE = "unreachable", _("No route from any team's start to any of its addresses")
     TOO_FAR = "too_far", _("Too far to reach and return within any team's shift")

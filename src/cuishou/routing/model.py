@@ -167,9 +167,7 @@ class Clock:
             raise ValueError("a time needs a UTC offset")
         return int((when - self.origin).total_seconds())
 
-    def local_window(
-        self, start: dt.time, end: dt.time, tz: ZoneInfo | None = None
-    ) -> Window:
+    def local_window(self, start: dt.time, end: dt.time, tz: ZoneInfo | None = None) -> Window:
         """``start``–``end`` on the plan's day in ``tz`` (default: the plan's zone), in
         seconds since the origin: the contact hours in the debtor's local time."""
         zone = tz or self.tz

@@ -1,0 +1,411 @@
+"""The route planner: a ``Problem`` in, a ``Plan`` out, solved with PyVRP.
+
+Each case becomes one PyVRP client per (address, time window) it could be visited in;
+a case with more than one becomes a client group, mutually exclusive (at most one member
+visited; exactly one when the case is required). Optional cases carry their prize, so the
+search leaves out those whose value does not pay for the detour or the time. Teams are
+vehicle types (start and end depots, shift window, count, capacity, travel costs).
+
+Before the search, cases that cannot be visited at all are set aside with the reason
+(no coordinates, every window closed, unreachable, too far for any shift). After it, each
+route is timed again, the lunch break placed (the search keeps its length free in the
+route's duration), and every case left out gets the reason why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyvrp
+import pyvrp.stop
+
+from cuishou.routing.choices import LeftOutReason
+from cuishou.routing.model import (
+    ALWAYS,
+    UNREACHABLE,
+    Case,
+    LeftOut,
+    Plan,
+    Problem,
+    Route,
+    Team,
+    Window,
+)
+from cuishou.routing.schedule import (
+    Item,
+    fit_with_lunch,
+    insertable,
+    max_duration,
+    route_of,
+    with_lunch,
+)
+
+_INT_MAX = int(np.iinfo(np.int64).max)
+
+
+class ProblemError(ValueError):
+    """The problem cannot be planned as given (names what is wrong)."""
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """``seconds`` of search (or ``iterations``, for runs that must repeat exactly), with
+    PyVRP's random ``seed``."""
+
+    seconds: float = 10.0
+    iterations: int | None = None
+    seed: int = 0
+    display: bool = False
+
+
+@dataclass(frozen=True)
+class _Alt:
+    """One way to visit a case: an address in one of its windows."""
+
+    case: int
+    address: str
+    place: int
+    window: Window
+    prize: int
+
+
+@dataclass
+class _Prepared:
+    alts: list[_Alt] = field(default_factory=list)
+    by_case: dict[int, list[int]] = field(default_factory=dict)
+    left_out: dict[int, LeftOutReason] = field(default_factory=dict)
+
+
+def validate(problem: Problem) -> None:
+    """Raise ProblemError naming the first thing wrong with the input."""
+    n = problem.matrix.size
+    keys: set[str] = set()
+    for team in problem.teams:
+        if team.key in keys:
+            raise ProblemError(f"team {team.key}: the key is used twice")
+        keys.add(team.key)
+        for what, place in (("start", team.start), ("end", team.end_place)):
+            if not 0 <= place < n:
+                raise ProblemError(f"team {team.key}: {what} place {place} is not in the matrix")
+        if team.count < 1:
+            raise ProblemError(f"team {team.key}: count must be at least 1")
+        if team.visitors < problem.min_visitors:
+            raise ProblemError(
+                f"team {team.key}: {team.visitors} visitor(s); a field visit needs at least "
+                f"{problem.min_visitors} together"
+            )
+        if team.capacity is not None and team.capacity < 0:
+            raise ProblemError(f"team {team.key}: capacity must not be negative")
+        if team.lunch is not None and team.lunch.latest < team.lunch.earliest:
+            raise ProblemError(f"team {team.key}: the lunch window ends before it starts")
+    keys = set()
+    for case in problem.cases:
+        if case.key in keys:
+            raise ProblemError(f"case {case.key}: the key is used twice")
+        keys.add(case.key)
+        if case.prize < 0 or case.service < 0 or case.demand < 0:
+            raise ProblemError(f"case {case.key}: prize, service and demand must not be negative")
+        for a in case.addresses:
+            if a.place is not None and not 0 <= a.place < n:
+                raise ProblemError(
+                    f"case {case.key}: address {a.key} place {a.place} is not in the matrix"
+                )
+            if a.weight < 0:
+                raise ProblemError(f"case {case.key}: address {a.key} weight must not be negative")
+
+
+def _contact(problem: Problem, case: Case) -> Window | None:
+    """When service may start for the visit to stay inside the contact hours."""
+    hours = case.contact_window or problem.contact_hours
+    if hours is None:
+        return ALWAYS
+    end = hours.end - case.service
+    return Window(hours.start, end) if end >= hours.start else None
+
+
+def _fits_alone(problem: Problem, team: Team, case: Case, alt: _Alt) -> bool:
+    if team.capacity is not None and case.demand > team.capacity:
+        return False
+    item = Item(alt.place, case.service, alt.window, case.key, alt.address, alt.prize)
+    return with_lunch(team, [item], problem.matrix) is not None
+
+
+def _prepare(problem: Problem) -> _Prepared:
+    out = _Prepared()
+    dur = problem.matrix.duration
+    for ci, case in enumerate(problem.cases):
+        placed = [a for a in case.addresses if a.place is not None]
+        if not placed:
+            out.left_out[ci] = LeftOutReason.NO_COORDINATES
+            continue
+        contact = _contact(problem, case)
+        alts: list[_Alt] = []
+        for a in placed:
+            assert a.place is not None
+            for w in a.windows or (ALWAYS,):
+                eff = w.clip(contact) if contact is not None else None
+                if eff is not None:
+                    prize = round(case.prize * a.weight)
+                    alts.append(_Alt(ci, a.key, a.place, eff, prize))
+        if not alts:
+            out.left_out[ci] = LeftOutReason.OUTSIDE_WINDOW
+            continue
+        reachable = [
+            alt
+            for alt in alts
+            if any(
+                dur[t.start, alt.place] < UNREACHABLE and dur[alt.place, t.end_place] < UNREACHABLE
+                for t in problem.teams
+            )
+        ]
+        if not reachable:
+            out.left_out[ci] = LeftOutReason.UNREACHABLE
+            continue
+        fitting = [
+            alt
+            for alt in reachable
+            if any(_fits_alone(problem, t, case, alt) for t in problem.teams)
+        ]
+        if not fitting:
+            out.left_out[ci] = _why_not_alone(problem, case, reachable)
+            continue
+        out.by_case[ci] = []
+        for alt in fitting:
+            out.by_case[ci].append(len(out.alts))
+            out.alts.append(alt)
+    return out
+
+
+def _why_not_alone(problem: Problem, case: Case, alts: list[_Alt]) -> LeftOutReason:
+    if all(t.capacity is not None and case.demand > t.capacity for t in problem.teams):
+        return LeftOutReason.MAX_STOPS
+    in_shift = any(
+        alt.window.start <= t.shift.end - case.service and alt.window.end >= t.shift.start
+        for alt in alts
+        for t in problem.teams
+    )
+    return LeftOutReason.TOO_FAR if in_shift else LeftOutReason.OUTSIDE_WINDOW
+
+
+def _data(problem: Problem, prep: _Prepared, *, all_optional: bool) -> pyvrp.ProblemData:
+    places = sorted(
+        {t.start for t in problem.teams}
+        | {t.end_place for t in problem.teams}
+        | {a.place for a in prep.alts}
+    )
+    loc = {p: i for i, p in enumerate(places)}
+    locations = [pyvrp.Location(x=0, y=0, name=str(p)) for p in places]
+    sub = np.ix_(places, places)
+    duration = np.minimum(problem.matrix.duration[sub], UNREACHABLE).astype(np.int64)
+    distance = np.minimum(problem.matrix.distance[sub], UNREACHABLE).astype(np.int64)
+
+    depot_places = sorted({t.start for t in problem.teams} | {t.end_place for t in problem.teams})
+    depot_of = {p: i for i, p in enumerate(depot_places)}
+    depots = [pyvrp.Depot(location=loc[p], name=str(p)) for p in depot_places]
+
+    total_demand = sum(problem.cases[c].demand for c in prep.by_case) + 1
+    vehicle_types = []
+    for team in problem.teams:
+        lunch = team.lunch.duration if team.lunch is not None else 0
+        vehicle_types.append(
+            pyvrp.VehicleType(
+                num_available=team.count,
+                capacity=[team.capacity if team.capacity is not None else total_demand],
+                start_depot=depot_of[team.start],
+                end_depot=depot_of[team.end_place],
+                tw_early=team.shift.start,
+                tw_late=team.shift.end,
+                shift_duration=max(0, max_duration(team) - lunch),
+                unit_distance_cost=team.cost_per_distance,
+                unit_duration_cost=team.cost_per_time,
+                name=team.key,
+            )
+        )
+
+    clients: list[pyvrp.Client] = []
+    groups: list[pyvrp.ClientGroup] = []
+    for ci, members in prep.by_case.items():
+        case = problem.cases[ci]
+        required = case.required and not all_optional
+        group: int | None = None
+        if len(members) > 1:
+            group = len(groups)
+            groups.append(
+                pyvrp.ClientGroup(
+                    clients=list(range(len(clients), len(clients) + len(members))),
+                    required=required,
+                    name=case.key,
+                )
+            )
+        for m in members:
+            alt = prep.alts[m]
+            assert m == len(clients), "client i of the data must be alternative i"
+            clients.append(
+                pyvrp.Client(
+                    location=loc[alt.place],
+                    delivery=[case.demand],
+                    service_duration=case.service,
+                    tw_early=alt.window.start,
+                    tw_late=min(alt.window.end, _INT_MAX),
+                    prize=alt.prize,
+                    required=required and group is None,
+                    group=group,
+                    name=str(m),
+                )
+            )
+    return pyvrp.ProblemData(
+        locations, clients, depots, vehicle_types, [distance], [duration], groups
+    )
+
+
+def _stop(options: SolveOptions) -> pyvrp.stop.StoppingCriterion:
+    if options.iterations is not None:
+        return pyvrp.stop.MaxIterations(options.iterations)
+    return pyvrp.stop.MaxRuntime(options.seconds)
+
+
+def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
+    """Plan every team's day. Every case is either in a route or in ``left_out`` with
+    the reason; the routes pass ``check.check_plan``."""
+    options = options or SolveOptions()
+    validate(problem)
+    began = time.perf_counter()
+    prep = _prepare(problem)
+    result = None
+    all_optional = False
+    if prep.alts and problem.teams:
+        data = _data(problem, prep, all_optional=False)
+        result = pyvrp.solve(
+            data, _stop(options), seed=options.seed, collect_stats=False, display=options.display
+        )
+        if not result.is_feasible() and any(problem.cases[c].required for c in prep.by_case):
+            # The required cases do not all fit: plan them as the most valuable optional ones.
+            all_optional = True
+            boosted = _boost_required(problem, prep)
+            data = _data(problem, boosted, all_optional=True)
+            prep = boosted
+            result = pyvrp.solve(
+                data,
+                _stop(options),
+                seed=options.seed,
+                collect_stats=False,
+                display=options.display,
+            )
+    routes, dropped = _decode(problem, prep, result)
+    planned = {s.case for r in routes for s in r.stops}
+    left_out = dict(prep.left_out)
+    key_to_index = {c.key: i for i, c in enumerate(problem.cases)}
+    for ci in prep.by_case:
+        if problem.cases[ci].key not in planned:
+            left_out[ci] = _why_left_out(problem, prep, ci, routes)
+    del dropped  # their reason comes from the same test as any other left-out case
+    ordered = sorted(left_out.items())
+    return Plan(
+        routes=tuple(routes),
+        left_out=tuple(LeftOut(problem.cases[ci].key, reason) for ci, reason in ordered),
+        prize=sum(r.prize for r in routes),
+        distance=sum(r.distance for r in routes),
+        duration=sum(r.duration for r in routes),
+        runtime=time.perf_counter() - began,
+        iterations=result.num_iterations if result is not None else 0,
+        info={
+            "solver_feasible": bool(result.is_feasible()) if result is not None else True,
+            "required_relaxed": all_optional,
+            "clients": len(prep.alts),
+            "cases": len(key_to_index),
+        },
+    )
+
+
+def _boost_required(problem: Problem, prep: _Prepared) -> _Prepared:
+    top = max((a.prize for a in prep.alts), default=0)
+    route_cost = sum(
+        t.count * (t.cost_per_time * max_duration(t) + t.cost_per_distance * 10**6)
+        for t in problem.teams
+    )
+    boost = (top + route_cost + 1) * 2
+    alts = [
+        _Alt(a.case, a.address, a.place, a.window, a.prize + boost)
+        if problem.cases[a.case].required
+        else a
+        for a in prep.alts
+    ]
+    return _Prepared(alts=alts, by_case=prep.by_case, left_out=prep.left_out)
+
+
+def _item(problem: Problem, alt: _Alt) -> Item:
+    case = problem.cases[alt.case]
+    return Item(alt.place, case.service, alt.window, case.key, alt.address, alt.prize, case.demand)
+
+
+def _decode(
+    problem: Problem, prep: _Prepared, result: pyvrp.Result | None
+) -> tuple[list[Route], list[Item]]:
+    if result is None or not result.is_feasible():
+        return [], []
+    routes: list[Route] = []
+    dropped: list[Item] = []
+    seen: dict[int, int] = {}
+    for r in result.best.routes():
+        ti = r.vehicle_type()
+        team = problem.teams[ti]
+        vehicle = seen.get(ti, 0)
+        seen[ti] = vehicle + 1
+        # Client i of the PyVRP data is alternative i (``_data`` adds them in order).
+        alts = [prep.alts[a.idx] for a in r.schedule() if a.is_client()]
+        visits = [_item(problem, a) for a in alts]
+        items, t, lost = fit_with_lunch(team, visits, problem.matrix)
+        dropped.extend(lost)
+        if any(not it.is_lunch for it in items):
+            routes.append(route_of(team, vehicle, items, t, problem.matrix))
+    return routes, dropped
+
+
+def _why_left_out(problem: Problem, prep: _Prepared, ci: int, routes: list[Route]) -> LeftOutReason:
+    case = problem.cases[ci]
+    teams = {t.key: t for t in problem.teams}
+    used: dict[str, int] = {}
+    for r in routes:
+        used[r.team] = used.get(r.team, 0) + 1
+    news = [_item(problem, prep.alts[m]) for m in prep.by_case[ci]]
+    time_fits = False
+    for team in problem.teams:
+        if team.capacity is not None and case.demand > team.capacity:
+            continue
+        if used.get(team.key, 0) < team.count and any(
+            with_lunch(team, [n], problem.matrix) is not None for n in news
+        ):
+            return LeftOutReason.LOWER_VALUE
+    for r in routes:
+        team = teams[r.team]
+        items = _items_of(problem, r)
+        fits = any(insertable(team, items, problem.matrix, n) for n in news)
+        if not fits:
+            continue
+        load = sum(it.demand for it in items)
+        if team.capacity is not None and load + case.demand > team.capacity:
+            time_fits = True
+            continue
+        return LeftOutReason.LOWER_VALUE
+    return LeftOutReason.MAX_STOPS if time_fits else LeftOutReason.NO_TIME
+
+
+def _items_of(problem: Problem, route: Route) -> list[Item]:
+    cases = {c.key: c for c in problem.cases}
+    team = next(t for t in problem.teams if t.key == route.team)
+    items: list[Item] = []
+    for i, s in enumerate(route.stops):
+        if route.lunch is not None and team.lunch is not None and route.lunch.after == i:
+            items.append(_lunch_item(team, items[-1].place if items else team.start))
+        c = cases[s.case]
+        items.append(Item(s.place, c.service, s.window, c.key, s.address, 0, c.demand))
+    if route.lunch is not None and team.lunch is not None and route.lunch.after == len(route.stops):
+        items.append(_lunch_item(team, items[-1].place if items else team.start))
+    return items
+
+
+def _lunch_item(team: Team, place: int) -> Item:
+    assert team.lunch is not None
+    return Item(place, team.lunch.duration, Window(team.lunch.earliest, team.lunch.latest))

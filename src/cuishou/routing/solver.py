@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyvrp
 import pyvrp.stop
+from pyvrp.IteratedLocalSearch import IteratedLocalSearch
+from pyvrp.PenaltyManager import PenaltyManager, PenaltyParams
+from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
+from pyvrp.solve import SolveParams
 
 from cuishou.routing.choices import LeftOutReason
 from cuishou.routing.model import (
@@ -266,6 +270,27 @@ def _stop(options: SolveOptions) -> pyvrp.stop.StoppingCriterion:
     return pyvrp.stop.MaxRuntime(options.seconds)
 
 
+def _search(data: pyvrp.ProblemData, options: SolveOptions) -> pyvrp.Result:
+    """``pyvrp.solve`` with penalties scaled to the prizes: one unit of excess load (a
+    stop more than a team may make) starts at the largest prize's cost, and no penalty is
+    capped below four times it, so the search cannot buy a prize with a violation."""
+    top = max((c.prize for c in data.clients()), default=0)
+    penalty = PenaltyParams(max_penalty=max(100_000.0, 4.0 * top))
+    params = SolveParams(penalty=penalty)
+    rng = pyvrp.RandomNumberGenerator(seed=options.seed)
+    neighbours = compute_neighbours(data, params.neighbourhood)
+    ls = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
+    for op in params.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    loads, tw, dist = PenaltyParams().midpoint_penalties(data)
+    initial = ([max(x, float(top)) for x in loads], tw, dist)
+    pm = PenaltyManager(initial, penalty)
+    init = ls(pyvrp.Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
+    algo = IteratedLocalSearch(data, pm, ls, init, params.ils)
+    return algo.run(_stop(options), collect_stats=False, display=options.display)
+
+
 def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     """Plan every team's day. Every case is either in a route or in ``left_out`` with
     the reason; the routes pass ``check.check_plan``."""
@@ -277,22 +302,14 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     all_optional = False
     if prep.alts and problem.teams:
         data = _data(problem, prep, all_optional=False)
-        result = pyvrp.solve(
-            data, _stop(options), seed=options.seed, collect_stats=False, display=options.display
-        )
+        result = _search(data, options)
         if not result.is_feasible() and any(problem.cases[c].required for c in prep.by_case):
             # The required cases do not all fit: plan them as the most valuable optional ones.
             all_optional = True
             boosted = _boost_required(problem, prep)
             data = _data(problem, boosted, all_optional=True)
             prep = boosted
-            result = pyvrp.solve(
-                data,
-                _stop(options),
-                seed=options.seed,
-                collect_stats=False,
-                display=options.display,
-            )
+            result = _search(data, options)
     routes, dropped = _decode(problem, prep, result)
     planned = {s.case for r in routes for s in r.stops}
     left_out = dict(prep.left_out)

@@ -15,11 +15,13 @@ route's duration), and every case left out gets the reason why.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyvrp
 import pyvrp.stop
+from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.IteratedLocalSearch import IteratedLocalSearch
 from pyvrp.PenaltyManager import PenaltyManager, PenaltyParams
 from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
@@ -73,6 +75,7 @@ class _Alt:
     place: int
     window: Window
     prize: int
+    boost: int = 0  # added to the prize in the search only (required cases relaxed)
 
 
 @dataclass
@@ -253,7 +256,7 @@ def _data(problem: Problem, prep: _Prepared, *, all_optional: bool) -> pyvrp.Pro
                     service_duration=case.service,
                     tw_early=alt.window.start,
                     tw_late=min(alt.window.end, _INT_MAX),
-                    prize=alt.prize,
+                    prize=alt.prize + alt.boost,
                     required=required and group is None,
                     group=group,
                     name=str(m),
@@ -288,7 +291,10 @@ def _search(data: pyvrp.ProblemData, options: SolveOptions) -> pyvrp.Result:
     pm = PenaltyManager(initial, penalty)
     init = ls(pyvrp.Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
     algo = IteratedLocalSearch(data, pm, ls, init, params.ils)
-    return algo.run(_stop(options), collect_stats=False, display=options.display)
+    with warnings.catch_warnings():
+        # Raised when required cases cannot all fit; solve() then relaxes them.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        return algo.run(_stop(options), collect_stats=False, display=options.display)
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
@@ -344,7 +350,7 @@ def _boost_required(problem: Problem, prep: _Prepared) -> _Prepared:
     )
     boost = (top + route_cost + 1) * 2
     alts = [
-        _Alt(a.case, a.address, a.place, a.window, a.prize + boost)
+        _Alt(a.case, a.address, a.place, a.window, a.prize, boost)
         if problem.cases[a.case].required
         else a
         for a in prep.alts

@@ -316,3 +316,15 @@ def test_a_place_outside_the_matrix_is_refused() -> None:
     problem = Problem((team(),), (case("c1", 5),), plane([(0, 0), (1, 0)]))
     with pytest.raises(ProblemError, match="case c1: address home place 5"):
         solve(problem, SolveOptions(seconds=FAST))
+
+
+def test_the_reasons_read_in_chinese_and_english() -> None:
+    from django.utils import translation
+
+    left = solved(
+        Problem((team(),), (case("c1", None),), plane([(0, 0)])),
+    ).left_out[0]
+    with translation.override("zh-hans"):
+        assert left.label == "没有带坐标的地址"
+    with translation.override("en"):
+        assert left.label == "No address with coordinates"

@@ -8,6 +8,7 @@ it recomputes times on its own.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from cuishou.routing.model import TIME_MAX, UNREACHABLE, Break, Matrix, Route, Stop, Team, Window
@@ -168,24 +169,34 @@ def fit_with_lunch(
         dropped.append(current.pop(i))
 
 
-def insertable(team: Team, items: list[Item], matrix: Matrix, new: Item) -> bool:
-    """Whether ``new`` fits somewhere in ``items`` (lunch included) keeping every window,
-    the shift and its length. A quick test on the latest feasible starts, then the full
-    timing of the positions it lets through."""
+def cost(team: Team, items: list[Item], t: Timing | None, matrix: Matrix) -> int:
+    """What the route costs in the search's terms (0 for a team that stays in)."""
+    if t is None or not any(not it.is_lunch for it in items):
+        return 0
+    places = [team.start, *(it.place for it in items), team.end_place]
+    distance = sum(int(matrix.distance[a, b]) for a, b in itertools.pairwise(places))
+    return team.cost_per_time * (t.back - t.depart) + team.cost_per_distance * distance
+
+
+def positions(team: Team, items: list[Item], matrix: Matrix, new: Item) -> list[int]:
+    """The positions in ``items`` (lunch included) where ``new`` may go without breaking
+    a window or the return by the latest feasible starts (a quick, necessary test)."""
     dur = matrix.duration
     first = _forward(team, items, matrix, team.shift.start)
     if first is None:
-        return False
+        return []
     _, starts, _ = first
     n = len(items)
-    # latest[i]: the latest start at item i that keeps the rest of the route feasible.
+    # latest[i]: the latest start at item i that keeps the rest of the route feasible;
+    # latest[n]: the latest return.
     latest = [0] * (n + 1)
-    latest[n] = team.shift.end  # arrival back at the end place
+    latest[n] = team.shift.end
     nxt = team.end_place
     for i in range(n - 1, -1, -1):
         it = items[i]
         latest[i] = min(it.window.end, latest[i + 1] - int(dur[it.place, nxt]) - it.service)
         nxt = it.place
+    out = []
     for k in range(n + 1):
         prev_place = team.start if k == 0 else items[k - 1].place
         ready = team.shift.start if k == 0 else starts[k - 1] + items[k - 1].service
@@ -200,13 +211,31 @@ def insertable(team: Team, items: list[Item], matrix: Matrix, new: Item) -> bool
         if leg >= UNREACHABLE:
             continue
         arrive_next = start + new.service + leg
-        limit = latest[k] if k < n else latest[n]
         if k < n:
-            # the next item may start after its window opens: compare its start
-            if max(arrive_next, items[k].window.start) > limit:
-                continue
-        elif arrive_next > limit:
+            arrive_next = max(arrive_next, items[k].window.start)
+        if arrive_next <= latest[k]:
+            out.append(k)
+    return out
+
+
+def best_insertion(
+    team: Team, items: list[Item], matrix: Matrix, new: Item
+) -> tuple[int, list[Item], Timing] | None:
+    """The cheapest way to add ``new`` to the route (the lunch break placed again):
+    (the added cost, the new items, their timing), or None when it fits nowhere."""
+    visits = [it for it in items if not it.is_lunch]
+    before = cost(team, items, timing(team, items, matrix), matrix) if visits else 0
+    best: tuple[int, list[Item], Timing] | None = None
+    tried: set[int] = set()
+    for k in positions(team, items, matrix, new):
+        at = sum(1 for it in items[:k] if not it.is_lunch)
+        if at in tried:
             continue
-        if timing(team, [*items[:k], new, *items[k:]], matrix) is not None:
-            return True
-    return False
+        tried.add(at)
+        placed = with_lunch(team, [*visits[:at], new, *visits[at:]], matrix)
+        if placed is None:
+            continue
+        added = cost(team, placed[0], placed[1], matrix) - before
+        if best is None or added < best[0]:
+            best = (added, placed[0], placed[1])
+    return best

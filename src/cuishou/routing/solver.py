@@ -35,14 +35,14 @@ from cuishou.routing.model import (
     LeftOut,
     Plan,
     Problem,
-    Route,
     Team,
     Window,
 )
 from cuishou.routing.schedule import (
     Item,
+    Timing,
+    best_insertion,
     fit_with_lunch,
-    insertable,
     max_duration,
     route_of,
     with_lunch,
@@ -316,14 +316,18 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
             data = _data(problem, boosted, all_optional=True)
             prep = boosted
             result = _search(data, options)
-    routes, dropped = _decode(problem, prep, result)
-    planned = {s.case for r in routes for s in r.stops}
+    days = _decode(problem, prep, result)
+    _repair(problem, prep, days)
+    routes = [
+        route_of(d.team, d.vehicle, d.items, d.timing, problem.matrix)
+        for d in days
+        if d.timing is not None and d.visits
+    ]
+    planned = {it.case for d in days for it in d.visits}
     left_out = dict(prep.left_out)
-    key_to_index = {c.key: i for i, c in enumerate(problem.cases)}
     for ci in prep.by_case:
         if problem.cases[ci].key not in planned:
-            left_out[ci] = _why_left_out(problem, prep, ci, routes)
-    del dropped  # their reason comes from the same test as any other left-out case
+            left_out[ci] = _why_left_out(problem, prep, ci, days)
     ordered = sorted(left_out.items())
     return Plan(
         routes=tuple(routes),
@@ -337,7 +341,7 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
             "solver_feasible": bool(result.is_feasible()) if result is not None else True,
             "required_relaxed": all_optional,
             "clients": len(prep.alts),
-            "cases": len(key_to_index),
+            "cases": len(problem.cases),
         },
     )
 
@@ -363,72 +367,86 @@ def _item(problem: Problem, alt: _Alt) -> Item:
     return Item(alt.place, case.service, alt.window, case.key, alt.address, alt.prize, case.demand)
 
 
-def _decode(
-    problem: Problem, prep: _Prepared, result: pyvrp.Result | None
-) -> tuple[list[Route], list[Item]]:
-    if result is None or not result.is_feasible():
-        return [], []
-    routes: list[Route] = []
-    dropped: list[Item] = []
-    seen: dict[int, int] = {}
-    for r in result.best.routes():
-        ti = r.vehicle_type()
-        team = problem.teams[ti]
-        vehicle = seen.get(ti, 0)
-        seen[ti] = vehicle + 1
-        # Client i of the PyVRP data is alternative i (``_data`` adds them in order).
-        alts = [prep.alts[a.idx] for a in r.schedule() if a.is_client()]
-        visits = [_item(problem, a) for a in alts]
-        items, t, lost = fit_with_lunch(team, visits, problem.matrix)
-        dropped.extend(lost)
-        if any(not it.is_lunch for it in items):
-            routes.append(route_of(team, vehicle, items, t, problem.matrix))
-    return routes, dropped
+@dataclass
+class _Day:
+    """One vehicle's day after the search: its visits, with the lunch (``items``)."""
+
+    team: Team
+    vehicle: int
+    items: list[Item]
+    timing: Timing | None
+
+    @property
+    def visits(self) -> list[Item]:
+        return [it for it in self.items if not it.is_lunch]
 
 
-def _why_left_out(problem: Problem, prep: _Prepared, ci: int, routes: list[Route]) -> LeftOutReason:
+def _decode(problem: Problem, prep: _Prepared, result: pyvrp.Result | None) -> list[_Day]:
+    """Every vehicle's day: the search's routes timed again with the lunch break placed
+    (dropping the visits it does not leave room for), and the unused vehicles empty."""
+    routes: dict[tuple[int, int], list[Item]] = {}
+    if result is not None and result.is_feasible():
+        seen: dict[int, int] = {}
+        for r in result.best.routes():
+            ti = r.vehicle_type()
+            vehicle = seen.get(ti, 0)
+            seen[ti] = vehicle + 1
+            # Client i of the PyVRP data is alternative i (``_data`` adds them in order).
+            alts = [prep.alts[a.idx] for a in r.schedule() if a.is_client()]
+            routes[ti, vehicle] = [_item(problem, a) for a in alts]
+    days: list[_Day] = []
+    for ti, team in enumerate(problem.teams):
+        for vehicle in range(team.count):
+            visits = routes.get((ti, vehicle), [])
+            if not visits:
+                days.append(_Day(team, vehicle, [], None))
+                continue
+            items, t, _dropped = fit_with_lunch(team, visits, problem.matrix)
+            days.append(
+                _Day(team, vehicle, items, t if any(not i.is_lunch for i in items) else None)
+            )
+    return days
+
+
+def _repair(problem: Problem, prep: _Prepared, days: list[_Day]) -> None:
+    """Add the cases the search (or the lunch break) left out where one still fits and
+    pays for its extra travel, most valuable first: a stop dropped for lunch is often
+    taken by another team, and a short search can leave a gap."""
+    planned = {it.case for d in days for it in d.visits}
+    todo = [ci for ci in prep.by_case if problem.cases[ci].key not in planned]
+    todo.sort(key=lambda ci: -max(prep.alts[m].prize for m in prep.by_case[ci]))
+    for ci in todo:
+        case = problem.cases[ci]
+        best: tuple[int, _Day, list[Item], Timing] | None = None
+        for day in days:
+            team = day.team
+            load = sum(it.demand for it in day.visits)
+            if team.capacity is not None and load + case.demand > team.capacity:
+                continue
+            for m in prep.by_case[ci]:
+                alt = prep.alts[m]
+                worth = alt.prize + alt.boost
+                found = best_insertion(team, day.items, problem.matrix, _item(problem, alt))
+                if found is None or found[0] >= worth:
+                    continue
+                if best is None or found[0] - worth < best[0]:
+                    best = (found[0] - worth, day, found[1], found[2])
+        if best is not None:
+            _, day, day.items, day.timing = best
+
+
+def _why_left_out(problem: Problem, prep: _Prepared, ci: int, days: list[_Day]) -> LeftOutReason:
     case = problem.cases[ci]
-    teams = {t.key: t for t in problem.teams}
-    used: dict[str, int] = {}
-    for r in routes:
-        used[r.team] = used.get(r.team, 0) + 1
     news = [_item(problem, prep.alts[m]) for m in prep.by_case[ci]]
     time_fits = False
-    for team in problem.teams:
-        if team.capacity is not None and case.demand > team.capacity:
-            continue
-        if used.get(team.key, 0) < team.count and any(
-            with_lunch(team, [n], problem.matrix) is not None for n in news
-        ):
-            return LeftOutReason.LOWER_VALUE
-    for r in routes:
-        team = teams[r.team]
-        items = _items_of(problem, r)
-        fits = any(insertable(team, items, problem.matrix, n) for n in news)
+    for day in days:
+        team = day.team
+        fits = any(best_insertion(team, day.items, problem.matrix, n) is not None for n in news)
         if not fits:
             continue
-        load = sum(it.demand for it in items)
+        load = sum(it.demand for it in day.visits)
         if team.capacity is not None and load + case.demand > team.capacity:
             time_fits = True
             continue
         return LeftOutReason.LOWER_VALUE
     return LeftOutReason.MAX_STOPS if time_fits else LeftOutReason.NO_TIME
-
-
-def _items_of(problem: Problem, route: Route) -> list[Item]:
-    cases = {c.key: c for c in problem.cases}
-    team = next(t for t in problem.teams if t.key == route.team)
-    items: list[Item] = []
-    for i, s in enumerate(route.stops):
-        if route.lunch is not None and team.lunch is not None and route.lunch.after == i:
-            items.append(_lunch_item(team, items[-1].place if items else team.start))
-        c = cases[s.case]
-        items.append(Item(s.place, c.service, s.window, c.key, s.address, 0, c.demand))
-    if route.lunch is not None and team.lunch is not None and route.lunch.after == len(route.stops):
-        items.append(_lunch_item(team, items[-1].place if items else team.start))
-    return items
-
-
-def _lunch_item(team: Team, place: int) -> Item:
-    assert team.lunch is not None
-    return Item(place, team.lunch.duration, Window(team.lunch.earliest, team.lunch.latest))

@@ -328,3 +328,36 @@ def test_the_reasons_read_in_chinese_and_english() -> None:
         assert left.label == "没有带坐标的地址"
     with translation.override("en"):
         assert left.label == "No address with coordinates"
+
+
+def test_the_team_leaves_in_time_for_its_first_stop_not_earlier() -> None:
+    # Given a shift from 0 and a single visit 10 away that opens at 50,
+    problem = Problem(
+        (team(shift=(0, 200)),),
+        (case("c1", 1, prize=100, service=5, windows=(Window(50, 60),)),),
+        plane([(0, 0), (10, 0)]),
+    )
+    (route,) = solved(problem).routes
+    # the team leaves at 40, arrives at 50 and does not wait.
+    assert (route.depart, route.stops[0].arrival, route.stops[0].wait) == (40, 50, 0)
+    assert route.back == 65
+
+
+def test_an_expected_value_becomes_hours_of_a_teams_time() -> None:
+    from decimal import Decimal
+
+    from cuishou.routing import prize_from_value
+
+    assert prize_from_value(Decimal(600), value_per_hour=Decimal(200)) == 3 * 3600
+    assert prize_from_value(Decimal("0.01"), value_per_hour=Decimal(200)) == 0
+    with pytest.raises(ValueError, match="positive"):
+        prize_from_value(Decimal(1), value_per_hour=Decimal(0))
+
+
+def test_clock_times_are_aware_in_the_plans_zone() -> None:
+    clock = Clock(dt.date(2026, 12, 1), ZoneInfo("Asia/Shanghai"))
+    at = clock.at(9 * 3600 + 30 * 60)
+    assert at == dt.datetime(2026, 12, 1, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert clock.seconds(at.astimezone(dt.UTC)) == 9 * 3600 + 30 * 60
+    with pytest.raises(ValueError, match="UTC offset"):
+        clock.seconds(dt.datetime(2026, 12, 1, 9, 30))  # noqa: DTZ001 (naive on purpose)

@@ -314,17 +314,28 @@ def _record(
             )
         )
     sent = failed = 0
+    # The outbox is this database: the messages, their sends and their records commit
+    # together, so the sends are written as sent. Any other way out records the sends as
+    # queued first and each one's outcome after it went (or did not).
+    outbox = channel == SendChannel.SMS and isinstance(sms_provider(), OutboxSmsProvider)
+    outcomes: dict[int, tuple[bool, str, str, int]] = {}
     with transaction.atomic():
         Document.objects.bulk_create(documents, batch_size=2000)
         docs = {
             d.case_id: d
             for d in Document.objects.filter(
                 campaign=campaign, number__in=[numbers[c.pk] for c in allowed]
-            )
+            ).defer("pdf", "html")
         }
+        if outbox:
+            refs = OutboxSmsProvider().send_many(
+                [(points[c.debtor_id].value, texts[c.pk][1], numbers[c.pk]) for c in allowed]
+            )
+            outcomes = {c.pk: (True, ref, "", 1) for c, ref in zip(allowed, refs, strict=True)}
         dispatches = []
         for c in allowed:
             point = points[c.debtor_id]
+            ok, ref, why, attempts = outcomes.get(c.pk, (False, "", "", 0))
             dispatches.append(
                 Dispatch(
                     document=docs[c.pk],
@@ -333,7 +344,9 @@ def _record(
                     contact_point=point if channel != SendChannel.POST else None,
                     address=point if channel == SendChannel.POST else None,
                     recipient=point.value if channel != SendChannel.POST else point.text,
-                    status=DeliveryStatus.QUEUED,
+                    status=DeliveryStatus.SENT if ok else DeliveryStatus.QUEUED,
+                    provider_ref=ref,
+                    attempts=attempts,
                     compliance_rules=[],
                     campaign=campaign,
                     created_at=now,
@@ -344,61 +357,46 @@ def _record(
         Dispatch.objects.bulk_create(dispatches, batch_size=2000)
         made = {
             d.case_id: d
-            for d in Dispatch.objects.filter(campaign=campaign, document__in=docs.values())
+            for d in Dispatch.objects.filter(campaign=campaign, document__in=list(docs.values()))
         }
-    # Out they go (the post waits for a print batch).
-    outcomes: dict[int, tuple[bool, str, str, int]] = {}
-    if channel == SendChannel.SMS:
+    if channel == SendChannel.SMS and not outbox:
         provider = sms_provider()
-        if isinstance(provider, OutboxSmsProvider):
-            refs = provider.send_many(
-                [(made[c.pk].recipient, texts[c.pk][1], numbers[c.pk]) for c in allowed]
-            )
-            outcomes = {c.pk: (True, ref, "", 1) for c, ref in zip(allowed, refs, strict=True)}
-        else:
-            for c in allowed:
-                o = with_retries(
-                    partial(
-                        provider.send,
-                        to=made[c.pk].recipient,
-                        text=texts[c.pk][1],
-                        reference=numbers[c.pk],
-                    )
+        for c in allowed:
+            o = with_retries(
+                partial(
+                    provider.send,
+                    to=made[c.pk].recipient,
+                    text=texts[c.pk][1],
+                    reference=numbers[c.pk],
                 )
-                outcomes[c.pk] = (o.ok, o.provider_ref, o.reason, o.attempts)
+            )
+            outcomes[c.pk] = (o.ok, o.provider_ref, o.reason, o.attempts)
+            _outcome_save(made[c.pk], o.ok, o.provider_ref, o.reason, o.attempts)
     elif channel == SendChannel.EMAIL:
         for c in allowed:
-            doc = docs[c.pk]
+            doc = Document.objects.only("pdf").get(pk=docs[c.pk].pk)
             attachment = (
-                (f"{doc.number}.pdf", bytes(doc.pdf), "application/pdf") if doc.pdf else None
+                (f"{docs[c.pk].number}.pdf", bytes(doc.pdf), "application/pdf") if doc.pdf else None
             )
             o = with_retries(
                 partial(
                     email_send,
                     to=made[c.pk].recipient,
-                    subject=doc.subject or doc.number,
-                    body=doc.text,
-                    reference=doc.number,
+                    subject=docs[c.pk].subject or docs[c.pk].number,
+                    body=docs[c.pk].text,
+                    reference=docs[c.pk].number,
                     attachment=attachment,
                 )
             )
             outcomes[c.pk] = (o.ok, o.provider_ref, o.reason, o.attempts)
+            _outcome_save(made[c.pk], o.ok, o.provider_ref, o.reason, o.attempts)
     entries = []
     messages = []
     with transaction.atomic():
-        changed = []
         for c in allowed:
             d = made[c.pk]
             if c.pk in outcomes:
-                ok, ref, why, attempts = outcomes[c.pk]
-                d.status = DeliveryStatus.SENT if ok else DeliveryStatus.FAILED
-                d.provider_ref, d.reason, d.attempts, d.status_at = (
-                    ref[:100],
-                    why,
-                    attempts,
-                    timezone.now(),
-                )
-                changed.append(d)
+                ok = outcomes[c.pk][0]
                 sent += ok
                 failed += not ok
             entries.append(
@@ -407,10 +405,10 @@ def _record(
                     object_type="notices.dispatch",
                     object_id=str(d.pk),
                     case_id=c.pk,
-                    summary=f"{d.document.number} {channel} {d.status} (campaign {campaign.pk})",
+                    summary=f"{numbers[c.pk]} {channel} {d.status} (campaign {campaign.pk})",
                     before=None,
                     after={
-                        "number": docs[c.pk].number,
+                        "number": numbers[c.pk],
                         "kind": template.kind,
                         "channel": channel,
                         "status": d.status,
@@ -421,9 +419,6 @@ def _record(
                 )
             )
             messages.append(CampaignMessage(campaign=campaign, case=c, allowed=True, dispatch=d))
-        Dispatch.objects.bulk_update(
-            changed, ["status", "provider_ref", "reason", "attempts", "status_at"], batch_size=2000
-        )
         blocked = 0
         for c in cases:
             ok, rules = decided.get(c.pk, (False, [NO_POINT]))
@@ -455,6 +450,12 @@ def _record(
         "blocked": blocked,
         "queued": len(allowed) - sent - failed,
     }
+
+
+def _outcome_save(d: Dispatch, ok: bool, ref: str, reason: str, attempts: int) -> None:
+    d.status = DeliveryStatus.SENT if ok else DeliveryStatus.FAILED
+    d.provider_ref, d.reason, d.attempts, d.status_at = ref[:100], reason, attempts, timezone.now()
+    d.save(update_fields=["status", "provider_ref", "reason", "attempts", "status_at"])
 
 
 def campaign_run(*, campaign_id: int, chunk: int = CHUNK) -> dict[str, Any]:

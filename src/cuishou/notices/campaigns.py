@@ -48,7 +48,7 @@ from cuishou.notices.choices import (
     TemplateKind,
 )
 from cuishou.notices.context import bulk_contexts, notice_context, office_of
-from cuishou.notices.documents import document_number, letter_html
+from cuishou.notices.documents import document_numbers, letter_html
 from cuishou.notices.models import Campaign, CampaignMessage, Dispatch, Document, NoticeTemplate
 from cuishou.notices.sandbox import NOTICE_ENGINE
 from cuishou.notices.sends import send_check
@@ -187,7 +187,7 @@ def campaign_chunk(
     channel = campaign.channel
     today = today_shanghai()
     points = _points(cases, channel)
-    numbers = {c.pk: document_number(today) for c in cases}
+    numbers = dict(zip((c.pk for c in cases), document_numbers(len(cases), today), strict=True))
     if template.kind in LETTER_KINDS:
         contexts = {
             c.pk: notice_context(

@@ -41,8 +41,18 @@ RENDER_PERMISSION = "notices.add_document"
 
 
 def document_number(day: dt.date | None = None) -> str:
-    """``N`` + the day + 8 random hex digits (a collision is retried by the caller)."""
-    return f"N{(day or today_shanghai()):%Y%m%d}-{secrets.token_hex(4).upper()}"
+    """``N`` + the day + 10 random hex digits (a collision is retried by the caller)."""
+    return f"N{(day or today_shanghai()):%Y%m%d}-{secrets.token_hex(5).upper()}"
+
+
+def document_numbers(n: int, day: dt.date | None = None) -> list[str]:
+    """``n`` distinct numbers that no stored document has (one query per round)."""
+    out: set[str] = set()
+    while len(out) < n:
+        fresh = {document_number(day) for _ in range(n - len(out))} - out
+        taken = set(Document.objects.filter(number__in=fresh).values_list("number", flat=True))
+        out |= fresh - taken
+    return sorted(out)
 
 
 def verify_url(number: str) -> str:

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "cuishou.engine",
     "cuishou.payments",
     "cuishou.compliance",
+    "cuishou.notices",
     "cuishou.web",
     "cuishou.api",
 ]
@@ -234,3 +235,46 @@ CUISHOU_DEFAULT_CLIENT_TIMEZONE = "Asia/Shanghai"
 # Days after a repayment plan installment's date before it breaks the plan (fixed on each
 # plan when it is agreed; docs/payments.md).
 CUISHOU_PLAN_GRACE_DAYS = int(os.environ.get("CUISHOU_PLAN_GRACE_DAYS", "3"))
+
+# Written collection (cuishou.notices; docs/notices.md).
+# The address the QR code of a document points to (its verification page).
+CUISHOU_PUBLIC_URL = os.environ.get("CUISHOU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# The office block of a client without a notice profile (ClientNoticeProfile).
+CUISHOU_NOTICE_OFFICE = {
+    "name": os.environ.get("CUISHOU_OFFICE_NAME", "cuishou"),
+    "address": os.environ.get("CUISHOU_OFFICE_ADDRESS", ""),
+    "phone": os.environ.get("CUISHOU_OFFICE_PHONE", ""),
+    "email": os.environ.get("CUISHOU_OFFICE_EMAIL", ""),
+    "hours": os.environ.get("CUISHOU_OFFICE_HOURS", "09:00-18:00"),
+    "how_to_pay": os.environ.get("CUISHOU_HOW_TO_PAY", ""),
+    "how_to_dispute": os.environ.get("CUISHOU_HOW_TO_DISPUTE", ""),
+    "deadline_days": 14,
+    "dispute_days": 35,
+}
+# E-mail goes out over SMTP through Django's mailers (the "default" one).
+MAILERS = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "CUISHOU_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+        ),
+        "OPTIONS": {
+            "host": os.environ.get("CUISHOU_EMAIL_HOST", "127.0.0.1"),
+            "port": int(os.environ.get("CUISHOU_EMAIL_PORT", "25")),
+            "username": os.environ.get("CUISHOU_EMAIL_USER", ""),
+            "password": os.environ.get("CUISHOU_EMAIL_PASSWORD", ""),
+            "use_tls": _env_bool("CUISHOU_EMAIL_TLS", False),
+            "timeout": int(os.environ.get("CUISHOU_EMAIL_TIMEOUT", "20")),
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("CUISHOU_EMAIL_FROM", "notices@cuishou.localhost")
+# SMS: "outbox" (kept in the database, for the demo) or "http" (the HTTP provider: POST to
+# CUISHOU_SMS_URL, signed with HMAC-SHA256 of CUISHOU_SMS_SECRET).
+CUISHOU_SMS_BACKEND = os.environ.get("CUISHOU_SMS_BACKEND", "outbox")
+CUISHOU_SMS_URL = os.environ.get("CUISHOU_SMS_URL", "")
+CUISHOU_SMS_SECRET = os.environ.get("CUISHOU_SMS_SECRET", "")
+CUISHOU_SMS_TIMEOUT = float(os.environ.get("CUISHOU_SMS_TIMEOUT", "10"))
+# A send that fails for a passing reason (a provider's 5xx, a refused connection) is tried
+# again this many times, waiting BACKOFF seconds, then twice that, and so on.
+CUISHOU_SEND_RETRIES = int(os.environ.get("CUISHOU_SEND_RETRIES", "3"))
+CUISHOU_SEND_BACKOFF = float(os.environ.get("CUISHOU_SEND_BACKOFF", "1.0"))

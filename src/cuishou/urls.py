@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("accounts/", include("cuishou.accounts.urls")),
+    path("notices/", include("cuishou.notices.urls")),
     path("", include("cuishou.web.urls")),
 ]
 if settings.DEBUG:

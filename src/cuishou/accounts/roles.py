@@ -47,6 +47,31 @@ _APPROVE_SETTLEMENT = ["cases.approve_settlement", "cases.view_settlement"]
 # works; a compliance officer decides it (``compliance.overrides``: by role, not permission).
 _ASK_OVERRIDE = ["compliance.add_complianceoverride", "compliance.view_complianceoverride"]
 
+# Written collection (``cuishou.notices``): rendering and sending notices on the cases one
+# works, recording hand-overs and signed receipts; campaigns and print batches for those
+# who run the post and bulk sends; writing templates (a compliance officer approves them:
+# by role, ``notices.templates.template_decide``).
+_NOTICES = [
+    "notices.view_noticetemplate",
+    "notices.add_document",
+    "notices.view_document",
+    "notices.add_dispatch",
+    "notices.view_dispatch",
+    "notices.add_signedreceipt",
+    "notices.view_signedreceipt",
+]
+_NOTICE_BULK = [
+    "notices.add_campaign",
+    "notices.view_campaign",
+    "notices.add_printbatch",
+    "notices.view_printbatch",
+]
+_NOTICE_AUTHOR = [
+    "notices.add_noticetemplate",
+    "notices.change_noticetemplate",
+    "notices.view_noticetemplate",
+]
+
 # Reveal of ID numbers and phones (``cases.reveal_pii``) goes to the roles that contact
 # debtors or act on their identity; compliance, finance and clients see them masked.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -57,9 +82,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.reveal_pii",
         *_ASK_OVERRIDE,
         *_PLANS,
+        *_NOTICES,
     ],
     # Visits the addresses of assigned cases.
-    Role.FIELD_VISITOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii"],
+    Role.FIELD_VISITOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii", *_NOTICES],
     # Receives visit cases, allocates them within the teams they lead, reviews reports.
     Role.TEAM_LEAD: [
         *_VIEW_PORTFOLIO,
@@ -75,6 +101,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_ASK_OVERRIDE,
         *_PLANS,
         *_APPROVE_SETTLEMENT,
+        *_NOTICES,
+        *_NOTICE_BULK,
     ],
     # Issues cases, approves routes and equipment, sets strategy, manages clients/products.
     Role.RISK_MANAGER: [
@@ -113,6 +141,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payments.approve_reversal",
         "portfolio.add_contactconsent",
         "portfolio.view_contactconsent",
+        *_NOTICES,
+        *_NOTICE_BULK,
+        *_NOTICE_AUTHOR,
     ],
     # Lawyer's letters, litigation, enforcement: moves cases into the legal stage.
     Role.LEGAL_OFFICER: [
@@ -128,6 +159,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.view_contacthold",
         "portfolio.add_contactconsent",
         "portfolio.view_contactconsent",
+        *_NOTICES,
+        *_NOTICE_BULK,
+        *_NOTICE_AUTHOR,
     ],
     # Policy packs, template approval, audit review.
     Role.COMPLIANCE_OFFICER: [
@@ -149,6 +183,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.view_complianceoverride",
         "portfolio.add_contactconsent",
         "portfolio.view_contactconsent",
+        *_NOTICE_AUTHOR,
+        "notices.view_document",
+        "notices.view_dispatch",
+        "notices.view_campaign",
     ],
     # Payments, reconciliation, settlements (by contract number; identities stay masked).
     # Posting a payment and asking for a reversal; approving another person's reversal.

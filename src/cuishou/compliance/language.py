@@ -131,12 +131,21 @@ def _is_latin(term: str) -> bool:
     return all(ord(c) < 0x3000 for c in term)
 
 
+# Each character's normalised form, computed once (the same per-character NFKC, lower case
+# and simplification as before; a campaign checks a hundred thousand texts).
+_CHARS: dict[str, str] = {}
+
+
 def _normalise(text: str, *, keep_spaces: bool) -> tuple[str, list[int]]:
     """The normalised text and, per character of it, its index in ``text``."""
     out: list[str] = []
     where: list[int] = []
+    chars = _CHARS
     for i, ch in enumerate(text):
-        for c in unicodedata.normalize("NFKC", ch).lower().translate(_SIMPLIFIED):
+        mapped = chars.get(ch)
+        if mapped is None:
+            mapped = chars[ch] = unicodedata.normalize("NFKC", ch).lower().translate(_SIMPLIFIED)
+        for c in mapped:
             if c in _SEPARATORS:
                 if keep_spaces and out and out[-1] != " ":
                     out.append(" ")

@@ -231,7 +231,11 @@ def _went_out(
     *, actor: Any, dispatch: Dispatch, ok: bool, attempts: int, provider_ref: str, reason: str
 ) -> Dispatch:
     with transaction.atomic():
-        d = Dispatch.objects.select_for_update().select_related("document").get(pk=dispatch.pk)
+        d = (
+            Dispatch.objects.select_for_update(of=("self",))
+            .select_related("document")
+            .get(pk=dispatch.pk)
+        )
         d.status = DeliveryStatus.SENT if ok else DeliveryStatus.FAILED
         d.attempts, d.provider_ref, d.reason = attempts, provider_ref[:100], reason
         d.status_at = timezone.now()
@@ -252,7 +256,11 @@ def dispatch_status_set(
 ) -> Dispatch:
     """Move a send's delivery status forward (delivered, failed, returned, signed)."""
     with transaction.atomic():
-        d = Dispatch.objects.select_for_update().select_related("document").get(pk=dispatch.pk)
+        d = (
+            Dispatch.objects.select_for_update(of=("self",))
+            .select_related("document")
+            .get(pk=dispatch.pk)
+        )
         if status not in DELIVERY_MOVES.get(d.status, frozenset()):
             raise ValidationError(
                 {
@@ -340,7 +348,7 @@ def print_batch_create(*, actor: Any, dispatches: Sequence[Dispatch]) -> PrintBa
     ids = [d.pk for d in dispatches]
     with transaction.atomic():
         rows = list(
-            Dispatch.objects.select_for_update()
+            Dispatch.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
             .select_related("document", "address")
             .order_by("pk")

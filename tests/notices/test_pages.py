@@ -166,7 +166,8 @@ def test_render_and_send_an_sms_from_the_case_page(client, world):
     )
     page = _text(response)
     assert f"{doc.number}: Sent." in page
-    assert '<td data-label="Sent to">138****5678</td>' in page  # masked
+    assert '<td data-label="Sent to">138****5678</td>' in page  # masked, here
+    assert world.mobile.value not in page  # and on the timeline
     assert SmsOutbox.objects.filter(to=world.mobile.value).count() == 1
 
 

@@ -89,6 +89,13 @@ AUDIT_ACTION_LABELS = {
     "team.create": _("Team added"),
     "apitoken.create": _("API token created"),
     "apitoken.revoke": _("API token revoked"),
+    "document.render": _("Document made"),
+    "dispatch.queue": _("Send queued"),
+    "dispatch.status": _("Delivery status"),
+    "dispatch.blocked": _("Send blocked by compliance"),
+    "dispatch.hand_over": _("Handed over in person"),
+    "dispatch.tracking": _("Tracking number recorded"),
+    "receipt.upload": _("Signed receipt (回执)"),
 }
 
 

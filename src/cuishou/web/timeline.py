@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from cuishou.audit.models import AuditEvent
 from cuishou.cases.choices import Channel, Closure, Outcome, Party, Stage
 from cuishou.core.money import to_fen
+from cuishou.notices.choices import DeliveryStatus, SendChannel, TemplateKind
 
 _PII_FIELDS = {
     "id_number": lambda: _("ID number"),
@@ -184,7 +185,102 @@ def _case_close(e: AuditEvent) -> str:
     }
 
 
+def _dispatch_values(after: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": after.get("number", ""),
+        "kind": _label(TemplateKind, after.get("kind")) if after.get("kind") else "",
+        "channel": _label(SendChannel, after.get("channel")),
+        "status": _label(DeliveryStatus, after.get("status")),
+        "reason": after.get("reason", ""),
+        "tracking": after.get("tracking_number", ""),
+        "batch": after.get("print_batch", ""),
+        "campaign": after.get("campaign", ""),
+    }
+
+
+def _document_render(e: AuditEvent) -> str:
+    after = e.after or {}
+    return _("%(kind)s %(number)s made (template %(template)s v%(version)s)") % {
+        "kind": _label(TemplateKind, after.get("kind")),
+        "number": after.get("number", ""),
+        "template": after.get("template", ""),
+        "version": after.get("version", ""),
+    }
+
+
+def _dispatch_queue(e: AuditEvent) -> str:
+    return _("%(number)s queued to go by %(channel)s") % _dispatch_values(e.after or {})
+
+
+def _dispatch_status(e: AuditEvent) -> str:
+    values = _dispatch_values(e.after or {})
+    if values["batch"]:
+        line = _("%(number)s by %(channel)s: %(status)s (print batch %(batch)s)") % values
+    elif values["campaign"]:
+        line = _("%(number)s by %(channel)s: %(status)s (campaign #%(campaign)s)") % values
+    else:
+        line = _("%(number)s by %(channel)s: %(status)s") % values
+    if (e.after or {}).get("status") == DeliveryStatus.FAILED and values["reason"]:
+        line = f"{line} — {values['reason']}"
+    return line
+
+
+def _dispatch_blocked(e: AuditEvent) -> str:
+    after = e.after or {}
+    values = {
+        "number": after.get("number") or "",
+        "channel": _label(SendChannel, after.get("channel")),
+        "rules": ", ".join(after.get("rules", [])),
+        "why": e.summary,
+    }
+    if not values["number"]:  # a campaign's message: no document was made
+        return _("%(channel)s blocked by compliance (%(rules)s): %(why)s") % values
+    return _("%(number)s by %(channel)s blocked by compliance (%(rules)s): %(why)s") % values
+
+
+def _dispatch_hand_over(e: AuditEvent) -> str:
+    after = e.after or {}
+    return _("%(number)s handed over in person to %(recipient)s") % {
+        "number": after.get("number", ""),
+        "recipient": after.get("recipient", ""),
+    }
+
+
+def _dispatch_tracking(e: AuditEvent) -> str:
+    return _("%(number)s posted, tracking number %(tracking)s") % _dispatch_values(e.after or {})
+
+
+def _receipt_upload(e: AuditEvent) -> str:
+    after = e.after or {}
+    values = {
+        "number": after.get("number", ""),
+        "signer": after.get("signer", ""),
+        "relation": after.get("relation", ""),
+        "date": after.get("signed_on", ""),
+        "sha": str(after.get("sha256", ""))[:12],
+    }
+    if values["relation"]:
+        return (
+            _(
+                "signed receipt for %(number)s: signed by %(signer)s (%(relation)s) on "
+                "%(date)s (SHA-256 %(sha)s…)"
+            )
+            % values
+        )
+    return (
+        _("signed receipt for %(number)s: signed by %(signer)s on %(date)s (SHA-256 %(sha)s…)")
+        % values
+    )
+
+
 _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
+    "document.render": _document_render,
+    "dispatch.queue": _dispatch_queue,
+    "dispatch.status": _dispatch_status,
+    "dispatch.blocked": _dispatch_blocked,
+    "dispatch.hand_over": _dispatch_hand_over,
+    "dispatch.tracking": _dispatch_tracking,
+    "receipt.upload": _receipt_upload,
     "contact.attempt": _contact_attempt,
     "contact.blocked": _contact_blocked,
     "contact.invalid": lambda e: _("number marked invalid (wrong number)"),

@@ -72,6 +72,7 @@ from cuishou.compliance.selectors import (
 )
 from cuishou.core.masking import mask_contact, mask_id_number, mask_phone
 from cuishou.core.timeutil import today_shanghai
+from cuishou.notices.views import case_notices_context
 from cuishou.portfolio.choices import ContactStatus
 from cuishou.portfolio.models import ContactPoint, ImportRun
 from cuishou.web.forms import (
@@ -421,6 +422,7 @@ def _workbench_context(
         }
     )
     context.update(plans_context(request, case))
+    context.update(case_notices_context(request, case))
     return context
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cuishou.accounts.choices import Role
 from cuishou.audit.models import AuditEvent
-from cuishou.core.masking import mask_id_number
+from cuishou.core.masking import mask_contact, mask_id_number
 from cuishou.core.money import to_fen
 from cuishou.web.timeline import describe_event
 
@@ -30,6 +30,22 @@ def money(value: Decimal | int | str | None) -> str:
 @register.filter
 def masked_id(value: str | None) -> str:
     return mask_id_number(value)
+
+
+@register.filter
+def masked_point(point: Any) -> str:
+    """A contact point's number or e-mail address, masked."""
+    return mask_contact(point.kind, point.value)
+
+
+@register.filter
+def masked_recipient(send: Any) -> str:
+    """Where a send went: the number or e-mail masked, a postal address as it is."""
+    if send.channel == "sms":
+        return mask_contact("phone", send.recipient)
+    if send.channel == "email":
+        return mask_contact("email", send.recipient)
+    return str(send.recipient)
 
 
 @register.simple_tag
@@ -73,6 +89,13 @@ AUDIT_ACTION_LABELS = {
     "team.create": _("Team added"),
     "apitoken.create": _("API token created"),
     "apitoken.revoke": _("API token revoked"),
+    "document.render": _("Document made"),
+    "dispatch.queue": _("Send queued"),
+    "dispatch.status": _("Delivery status"),
+    "dispatch.blocked": _("Send blocked by compliance"),
+    "dispatch.hand_over": _("Handed over in person"),
+    "dispatch.tracking": _("Tracking number recorded"),
+    "receipt.upload": _("Signed receipt (回执)"),
 }
 
 

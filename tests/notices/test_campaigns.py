@@ -12,7 +12,7 @@ from cuishou.audit.models import AuditEvent
 from cuishou.cases.models import Case
 from cuishou.core.timeutil import SHANGHAI, today_shanghai
 from cuishou.notices.campaigns import campaign_create, campaign_report, campaign_run
-from cuishou.notices.models import CampaignMessage, Dispatch, Document, SmsOutbox
+from cuishou.notices.models import Campaign, CampaignMessage, Dispatch, Document, SmsOutbox
 from cuishou.portfolio.services import contact_consent_record
 from tests.factories import CaseFactory, ContactPointFactory, DebtorFactory, LoanFactory
 from tests.notices.conftest import approved, default_spec
@@ -132,3 +132,25 @@ def test_campaign_rules(world, mixed):
     assert campaign_run(campaign_id=c.pk) is not None
     assert campaign_run(campaign_id=c.pk) == {"skipped": 1}  # a finished campaign is not rerun
     assert Case.objects.count() == 7
+
+
+def test_a_team_lead_runs_campaigns_only_over_the_teams_cases(world, mixed):
+    # Given a team lead whose team works none of the client's M2 cases
+    from tests.factories import UserFactory
+
+    lead = UserFactory(username="lead", role="team_lead")
+    template = approved(world.ren, world.gu, **default_spec("sms-reminder-zh"))
+
+    # When the lead starts a campaign over all of them
+    with pytest.raises(PermissionDenied, match="outside your scope"):
+        campaign_create(actor=lead, name="all M2", template=template, channel="sms")
+
+    # Then nothing was created or sent; a risk manager (who sees every case) may
+    assert not Campaign.objects.filter(created_by=lead).exists()
+    assert not CampaignMessage.objects.exists()
+    assert (
+        campaign_create(
+            actor=world.ren, name="all M2", template=template, channel="sms", start=False
+        ).total
+        > 0
+    )

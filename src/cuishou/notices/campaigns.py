@@ -34,6 +34,7 @@ from cuishou.accounts.choices import Role
 from cuishou.audit.services import AuditEntry, audit_record, audit_record_many
 from cuishou.cases.choices import OPEN_STATUSES
 from cuishou.cases.models import Case
+from cuishou.cases.selectors import case_visible_queryset
 from cuishou.compliance.bulk import check_bulk, history_frame, override_frame, planned_frame
 from cuishou.compliance.check import client_overrides
 from cuishou.core.timeutil import today_shanghai
@@ -122,7 +123,12 @@ def campaign_create(
             created_at=timezone.now(),
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        campaign.total = campaign_cases(campaign).count()
+        selected = campaign_cases(campaign)
+        if selected.exclude(pk__in=case_visible_queryset(actor).values("pk")).exists():
+            raise PermissionDenied(
+                _("This selection holds cases outside your scope: narrow it to your cases.")
+            )
+        campaign.total = selected.count()
         campaign.save(update_fields=["total"])
         audit_record(
             actor=actor,

@@ -133,7 +133,11 @@ def test_the_demo_outbox_keeps_the_sms(world):
     doc = _doc(world, "sms-reminder-zh")
     sent = document_send(actor=world.chen, document=doc, channel="sms", contact_point=world.mobile)
     assert sent.status == "sent"
+    assert SmsOutbox.objects.get().to == world.mobile.value
     assert SmsOutbox.objects.get().text == doc.text
+    # the send's audit line, shown in lists, carries the number masked
+    summary = AuditEvent.objects.get(action="dispatch.queue").summary
+    assert doc.number in summary and world.mobile.value not in summary
 
 
 def test_compliance_blocks_a_send_late_at_night_and_says_why(world):

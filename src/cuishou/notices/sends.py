@@ -33,6 +33,7 @@ from cuishou.audit.services import audit_record
 from cuishou.cases.choices import Party
 from cuishou.cases.selectors import case_require_in_scope
 from cuishou.compliance.check import ContactBlocked, Decision, contact_check
+from cuishou.core.masking import mask_email, mask_phone
 from cuishou.core.timeutil import require_aware, today_shanghai
 from cuishou.notices.channels import email_send, sms_provider, with_retries
 from cuishou.notices.choices import (
@@ -52,6 +53,14 @@ BATCH_PERMISSION = "notices.add_printbatch"
 _NOTICE_KINDS = frozenset(
     {TemplateKind.LEGAL_NOTICE, TemplateKind.LAWYER_LETTER, TemplateKind.VALIDATION_NOTICE}
 )
+
+
+def _masked(channel: str, recipient: str) -> str:
+    if channel == SendChannel.SMS:
+        return mask_phone(recipient)
+    if channel == SendChannel.EMAIL:
+        return mask_email(recipient)
+    return recipient
 
 
 def _may_send(actor: Any, document: Document) -> None:
@@ -194,7 +203,9 @@ def document_send(
             action="dispatch.queue",
             target=dispatch,
             case_id=document.case_id,
-            summary=f"{document.number} {channel} {recipient}",
+            # The summary is shown in lists: the number or address masked (the full one
+            # is in the send's record, ``after``).
+            summary=f"{document.number} {channel} {_masked(channel, recipient)}",
             after=_snapshot(dispatch),
         )
     if channel == SendChannel.POST:

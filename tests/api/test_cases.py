@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
 
 from cuishou.audit.models import AuditEvent
 from cuishou.audit.services import audit_record
 from cuishou.cases.services import case_assign, case_reveal_pii
 from cuishou.portfolio.models import Loan
+from tests.api.client import logged_in
 from tests.factories import (
     AddressFactory,
     CaseFactory,
@@ -23,25 +23,19 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def _as(user) -> Client:  # type: ignore[no-untyped-def]
-    c = Client()
-    c.force_login(user)
-    return c
-
-
 def _ids(response) -> set[int]:  # type: ignore[no-untyped-def]
     assert response.status_code == 200, response.content
     return {item["id"] for item in response.json()["items"]}
 
 
 def test_a_collector_lists_only_the_cases_assigned_to_them(world):
-    response = _as(world.chen).get("/api/cases")
+    response = logged_in(world.chen).get("/api/cases")
     assert _ids(response) == {world.case_chen.pk, world.case_chen_other_client.pk}
     assert response.json()["count"] == 2
 
 
 def test_a_collector_gets_404_for_another_collectors_case(world):
-    chen = _as(world.chen)
+    chen = logged_in(world.chen)
     assert chen.get(f"/api/cases/{world.case_zhou.pk}").status_code == 404
     assert chen.get(f"/api/cases/{world.case_zhou.pk}/timeline").status_code == 404
     response = chen.post(
@@ -58,15 +52,15 @@ def test_a_collector_gets_404_for_another_collectors_case(world):
 
 
 def test_a_team_lead_sees_the_cases_of_their_team(world):
-    assert _ids(_as(world.lin).get("/api/cases")) == {
+    assert _ids(logged_in(world.lin).get("/api/cases")) == {
         world.case_chen.pk,
         world.case_chen_other_client.pk,
     }
-    assert _as(world.lin).get(f"/api/cases/{world.case_zhou.pk}").status_code == 404
+    assert logged_in(world.lin).get(f"/api/cases/{world.case_zhou.pk}").status_code == 404
 
 
 def test_a_risk_manager_sees_every_case(world):
-    assert _ids(_as(world.risk).get("/api/cases")) == {
+    assert _ids(logged_in(world.risk).get("/api/cases")) == {
         world.case_chen.pk,
         world.case_zhou.pk,
         world.case_chen_other_client.pk,
@@ -75,13 +69,13 @@ def test_a_risk_manager_sees_every_case(world):
 
 
 def test_a_client_user_sees_only_its_clients_cases(world):
-    viewer = _as(world.client_user)
+    viewer = logged_in(world.client_user)
     assert _ids(viewer.get("/api/cases")) == {world.case_chen.pk, world.case_zhou.pk}
     assert viewer.get(f"/api/cases/{world.case_chen_other_client.pk}").status_code == 404
 
 
 def test_filters_and_paging_apply_within_the_scope(world):
-    risk = _as(world.risk)
+    risk = logged_in(world.risk)
     assert _ids(risk.get("/api/cases?bucket=M3")) == {world.case_zhou.pk}
     assert _ids(risk.get("/api/cases?client=BETA")) == {
         world.case_chen_other_client.pk,
@@ -90,16 +84,16 @@ def test_filters_and_paging_apply_within_the_scope(world):
     page = risk.get("/api/cases?limit=3&offset=3").json()
     assert page["count"] == 4 and len(page["items"]) == 1
     # A collector cannot widen the scope with a filter: zhou is not even a valid choice.
-    widened = _as(world.chen).get("/api/cases?assignee=zhou")
+    widened = logged_in(world.chen).get("/api/cases?assignee=zhou")
     assert widened.status_code == 422 and "items" not in widened.json()
     assert risk.get("/api/cases?bucket=M99").status_code == 422
 
 
 def test_money_is_a_string_with_two_decimals(world):
-    item = _as(world.chen).get("/api/cases").json()["items"]
+    item = logged_in(world.chen).get("/api/cases").json()["items"]
     balances = {i["id"]: i["balance"] for i in item}
     assert balances[world.case_chen.pk] == "6000.00"
-    detail = _as(world.chen).get(f"/api/cases/{world.case_chen.pk}").json()
+    detail = logged_in(world.chen).get(f"/api/cases/{world.case_chen.pk}").json()
     loan = detail["loans"][0]
     assert loan["principal"] == "6000.00"
     assert loan["annual_rate"] == "0.18"  # as `cuishou loan show` writes it
@@ -107,7 +101,7 @@ def test_money_is_a_string_with_two_decimals(world):
 
 
 def test_case_detail_masks_id_numbers_and_phones(world):
-    response = _as(world.chen).get(f"/api/cases/{world.case_chen.pk}")
+    response = logged_in(world.chen).get(f"/api/cases/{world.case_chen.pk}")
     assert response.status_code == 200
     body = response.content.decode()
     for secret in ("110105198604011114", "13812345678", "13987654321"):
@@ -122,13 +116,13 @@ def test_case_detail_masks_id_numbers_and_phones(world):
 
 
 def test_case_list_masks_id_numbers_and_phones(world):
-    body = _as(world.risk).get("/api/cases").content.decode()
+    body = logged_in(world.risk).get("/api/cases").content.decode()
     assert "110105198604011114" not in body and "13812345678" not in body
     assert "110***********1114" in body
 
 
 def test_reveal_returns_the_value_and_records_who_saw_it(world):
-    chen = _as(world.chen)
+    chen = logged_in(world.chen)
     url = f"/api/cases/{world.case_chen.pk}/reveal"
     response = chen.post(url, {"field": "id_number"}, content_type="application/json")
     assert response.status_code == 200
@@ -150,7 +144,7 @@ def test_reveal_returns_the_value_and_records_who_saw_it(world):
 def test_reveal_of_a_contact_point_of_another_file_is_404(world):
     other = CaseFactory(assignee=world.chen)
     foreign = ContactPointFactory(debtor=other.debtor)
-    response = _as(world.chen).post(
+    response = logged_in(world.chen).post(
         f"/api/cases/{world.case_chen.pk}/reveal",
         {"field": "contact", "contact_point_id": foreign.pk},
         content_type="application/json",
@@ -159,7 +153,7 @@ def test_reveal_of_a_contact_point_of_another_file_is_404(world):
 
 
 def test_a_client_user_may_not_reveal(world):
-    response = _as(world.client_user).post(
+    response = logged_in(world.client_user).post(
         f"/api/cases/{world.case_chen.pk}/reveal",
         {"field": "mobile"},
         content_type="application/json",
@@ -167,14 +161,14 @@ def test_a_client_user_may_not_reveal(world):
     assert response.status_code == 403
     assert "13812345678" not in response.content.decode()
     assert not AuditEvent.objects.filter(action="pii.reveal").exists()
-    me = _as(world.client_user).get("/api/me").json()
+    me = logged_in(world.client_user).get("/api/me").json()
     assert me["client"] == "ACME" and me["may_reveal_pii"] is False
 
 
 def test_the_timeline_shows_the_cases_audit_events(world):
     case_assign(actor=world.lin, case=world.case_chen, assignee=world.zhou, reason="leave")
     case_assign(actor=world.lin, case=world.case_chen, assignee=world.chen, reason="back")
-    timeline = _as(world.lin).get(f"/api/cases/{world.case_chen.pk}/timeline").json()
+    timeline = logged_in(world.lin).get(f"/api/cases/{world.case_chen.pk}/timeline").json()
     assert [(e["action"], e["actor"], e["summary"]) for e in timeline["items"]] == [
         ("case.assign", "lin", "leave"),
         ("case.assign", "lin", "back"),
@@ -199,14 +193,14 @@ def test_the_timeline_holds_the_files_loan_events_but_not_another_cases(world):
     case_reveal_pii(actor=world.zhou, case=other_client_case, field="mobile")
 
     # When the case's timeline is read
-    items = _as(world.chen).get(f"/api/cases/{world.case_chen.pk}/timeline").json()["items"]
+    items = logged_in(world.chen).get(f"/api/cases/{world.case_chen.pk}/timeline").json()["items"]
 
     # Then the loan's change is there and the other client's reveal is not
     assert [(e["action"], e["actor"]) for e in items] == [("loan.update", "import")]
 
 
 def test_the_case_list_needs_a_fixed_number_of_queries(world, django_assert_max_num_queries):
-    risk = _as(world.risk)
+    risk = logged_in(world.risk)
     risk.get("/api/cases")  # warm the session and permission caches
     for _ in range(20):
         CaseFactory(assignee=world.zhou)
@@ -217,21 +211,21 @@ def test_the_case_list_needs_a_fixed_number_of_queries(world, django_assert_max_
 
 def test_loan_state_is_scoped_like_its_case(world):
     url = "/api/loans/ACME/HT-ACME-1"
-    response = _as(world.chen).get(url)
+    response = logged_in(world.chen).get(url)
     assert response.status_code == 200, response.content
     state = response.json()
     assert state["contract_no"] == "HT-ACME-1"
     assert state["client"] == "ACME"
     assert state["balance"].count(".") == 1 and len(state["balance"].split(".")[1]) == 2
     assert "110105198604011114" not in json.dumps(state, ensure_ascii=False)
-    assert _as(world.zhou).get(url).status_code == 404
-    assert _as(world.risk).get(url).status_code == 200
-    assert _as(world.client_user).get(url).status_code == 200
-    assert _as(world.chen).get("/api/loans/ACME/NOPE").status_code == 404
+    assert logged_in(world.zhou).get(url).status_code == 404
+    assert logged_in(world.risk).get(url).status_code == 200
+    assert logged_in(world.client_user).get(url).status_code == 200
+    assert logged_in(world.chen).get("/api/loans/ACME/NOPE").status_code == 404
 
 
 def test_case_detail_needs_a_fixed_number_of_queries(world, django_assert_max_num_queries):
-    chen = _as(world.chen)
+    chen = logged_in(world.chen)
     url = f"/api/cases/{world.case_chen.pk}"
     chen.get(url)
     debtor, acme = world.case_chen.debtor, world.case_chen.client

@@ -19,6 +19,7 @@ from cuishou.core.timeutil import today_shanghai
 from cuishou.engine.batch import batch_run
 from cuishou.payments.services import payment_post, payment_reverse
 from cuishou.portfolio.models import Loan
+from tests.api.client import logged_in, post_json
 from tests.factories import (
     ClientFactory,
     DebtorFactory,
@@ -31,21 +32,6 @@ pytestmark = pytest.mark.django_db
 
 TODAY = today_shanghai()
 DAY = dt.timedelta(days=1)
-
-
-def _as(user: User) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def _post(c: Client, url: str, body: dict[str, Any]) -> Any:
-    return c.post(
-        url,
-        json.dumps(body, default=str),
-        content_type="application/json",
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
 
 
 def people() -> tuple[User, User]:
@@ -97,7 +83,7 @@ def halves(case: Case, first: dt.date, second: dt.date) -> list[dict[str, str]]:
 def test_a_collector_agrees_a_plan_lists_it_and_cancels_it_with_a_reason() -> None:
     chen, _lin = people()
     _loan, case = open_case(chen)
-    c = _as(chen)
+    c = logged_in(chen)
     url = f"/api/cases/{case.pk}/plans"
     body = {
         "covers": "overdue",
@@ -105,7 +91,7 @@ def test_a_collector_agrees_a_plan_lists_it_and_cancels_it_with_a_reason() -> No
         "consent_note": "电话同意 phone, 10:00",
     }
 
-    created = _post(c, url, body)
+    created = post_json(c, url, body)
 
     assert created.status_code == 201, created.content
     plan = created.json()
@@ -118,50 +104,50 @@ def test_a_collector_agrees_a_plan_lists_it_and_cancels_it_with_a_reason() -> No
     listed = c.get(url).json()
     assert [p["id"] for p in listed] == [plan["id"]]
     # One active plan per case.
-    again = _post(c, url, body)
+    again = post_json(c, url, body)
     assert again.status_code == 422 and "case" in again.json()["detail"]
 
     cancel = f"{url}/{plan['id']}/cancel"
-    no_reason = _post(c, cancel, {"reason": " "})
+    no_reason = post_json(c, cancel, {"reason": " "})
     assert no_reason.status_code == 422 and "reason" in no_reason.json()["detail"]
-    cancelled = _post(c, cancel, {"reason": "debtor withdrew"})
+    cancelled = post_json(c, cancel, {"reason": "debtor withdrew"})
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    twice = _post(c, cancel, {"reason": "debtor withdrew"})
+    twice = post_json(c, cancel, {"reason": "debtor withdrew"})
     assert twice.status_code == 422 and "plan" in twice.json()["detail"]
 
 
 def test_bad_plan_input_is_422_naming_the_field() -> None:
     chen, _lin = people()
     _loan, case = open_case(chen)
-    c = _as(chen)
+    c = logged_in(chen)
     url = f"/api/cases/{case.pk}/plans"
     good = halves(case, TODAY + 10 * DAY, TODAY + 40 * DAY)
 
     short = [good[0], {**good[1], "amount": "1.00"}]
-    response = _post(c, url, {"installments": short, "consent_note": "ok"})
+    response = post_json(c, url, {"installments": short, "consent_note": "ok"})
     assert response.status_code == 422
     assert "add up to" in " ".join(response.json()["detail"]["installments"])
 
-    response = _post(c, url, {"installments": good, "consent_note": ""})
+    response = post_json(c, url, {"installments": good, "consent_note": ""})
     assert response.status_code == 422 and "consent_note" in response.json()["detail"]
 
-    response = _post(c, url, {"installments": good, "consent_note": "ok", "covers": "all"})
+    response = post_json(c, url, {"installments": good, "consent_note": "ok", "covers": "all"})
     assert response.status_code == 422 and "covers" in response.json()["detail"]
 
     backwards = [good[1], good[0]]
-    response = _post(c, url, {"installments": backwards, "consent_note": "ok"})
+    response = post_json(c, url, {"installments": backwards, "consent_note": "ok"})
     assert response.status_code == 422 and "installments" in response.json()["detail"]
 
     # A malformed date or amount is refused before any service, naming where it is.
     bad_date = [{"due_on": "15/12/2026", "amount": "1.00"}]
-    response = _post(c, url, {"installments": bad_date, "consent_note": "ok"})
+    response = post_json(c, url, {"installments": bad_date, "consent_note": "ok"})
     assert response.status_code == 422
     assert "due_on" in json.dumps(response.json()["detail"])
     bad_amount = [{"due_on": TODAY.isoformat(), "amount": "lots"}]
-    response = _post(c, url, {"installments": bad_amount, "consent_note": "ok"})
+    response = post_json(c, url, {"installments": bad_amount, "consent_note": "ok"})
     assert response.status_code == 422
     assert "amount" in json.dumps(response.json()["detail"])
-    missing = _post(c, url, {"consent_note": "ok"})
+    missing = post_json(c, url, {"consent_note": "ok"})
     assert missing.status_code == 422 and "installments" in json.dumps(missing.json()["detail"])
 
     assert c.get(url).json() == []
@@ -177,36 +163,36 @@ def test_plans_keep_the_pages_permissions() -> None:
     url = f"/api/cases/{case.pk}/plans"
 
     # Finance sees every case but agrees no plans: 403 saying so; it still reads them.
-    finance = _as(UserFactory(role="finance"))
-    refused = _post(finance, url, body)
+    finance = logged_in(UserFactory(role="finance"))
+    refused = post_json(finance, url, body)
     assert refused.status_code == 403
     assert refused.json()["detail"] == "This role may not agree repayment plans."
     assert finance.get(url).status_code == 200
     # Another collector does not see the case at all: 404, as if it did not exist.
-    zhou = _as(UserFactory(username="zhou", role="collector"))
-    assert _post(zhou, url, body).status_code == 404
+    zhou = logged_in(UserFactory(username="zhou", role="collector"))
+    assert post_json(zhou, url, body).status_code == 404
     assert zhou.get(url).status_code == 404
     # Nobody signed in: 401.
     assert Client().get(url).status_code == 401
 
-    plan = _post(_as(chen), url, body).json()
+    plan = post_json(logged_in(chen), url, body).json()
     cancel = f"{url}/{plan['id']}/cancel"
-    assert _post(finance, cancel, {"reason": "x"}).status_code == 403
-    assert _post(zhou, cancel, {"reason": "x"}).status_code == 404
+    assert post_json(finance, cancel, {"reason": "x"}).status_code == 403
+    assert post_json(zhou, cancel, {"reason": "x"}).status_code == 404
     # A plan of another case is not reachable through this one.
     _other_loan, other = open_case(chen, code="BETA")
     elsewhere = f"/api/cases/{other.pk}/plans/{plan['id']}/cancel"
-    assert _post(_as(chen), elsewhere, {"reason": "x"}).status_code == 404
+    assert post_json(logged_in(chen), elsewhere, {"reason": "x"}).status_code == 404
 
 
 def test_the_nightly_run_shows_a_plan_kept_and_another_broken() -> None:
     chen, _lin = people()
     loan_kept, kept_case = open_case(chen)
     _loan_broken, broken_case = open_case(chen, code="BETA")
-    c = _as(chen)
+    c = logged_in(chen)
     for case in (kept_case, broken_case):
         one = [{"due_on": TODAY.isoformat(), "amount": f"{owed(case):.2f}"}]
-        response = _post(
+        response = post_json(
             c, f"/api/cases/{case.pk}/plans", {"installments": one, "consent_note": "ok"}
         )
         assert response.status_code == 201, response.content
@@ -230,29 +216,29 @@ def test_the_nightly_run_shows_a_plan_kept_and_another_broken() -> None:
 def _ask(c: Client, case: Case, **body: Any) -> Any:
     body.setdefault("deadline", (TODAY + 7 * DAY).isoformat())
     body.setdefault("reason", "hardship, lump sum offered")
-    return _post(c, f"/api/cases/{case.pk}/settlements", body)
+    return post_json(c, f"/api/cases/{case.pk}/settlements", body)
 
 
 def test_a_settlement_within_the_team_leads_limit_is_approved_by_the_lead() -> None:
     chen, lin = people()
     _loan, case = open_case(chen)
 
-    asked = _ask(_as(chen), case, principal="500.00")
+    asked = _ask(logged_in(chen), case, principal="500.00")
 
     assert asked.status_code == 201, asked.content
     s = asked.json()
     assert (s["status"], s["approver_role"], s["discount"]) == ("pending", "team_lead", "500.00")
     assert Decimal(s["settled_amount"]) == Decimal(s["balance"]) - Decimal("500.00")
     assert s["may_decide"] is False  # the one who asked never decides
-    lead = _as(lin)
+    lead = logged_in(lin)
     waiting = lead.get("/api/settlements").json()
     assert [(w["id"], w["may_decide"]) for w in waiting] == [(s["id"], True)]
     # The collector may not approve at all.
-    refused = _post(_as(chen), f"/api/settlements/{s['id']}/approve", {})
+    refused = post_json(logged_in(chen), f"/api/settlements/{s['id']}/approve", {})
     assert refused.status_code == 403
     assert "cases.approve_settlement" in refused.json()["detail"]
 
-    approved = _post(lead, f"/api/settlements/{s['id']}/approve", {"note": "ok"})
+    approved = post_json(lead, f"/api/settlements/{s['id']}/approve", {"note": "ok"})
 
     assert approved.status_code == 200
     assert approved.json()["status"] == "approved"
@@ -262,27 +248,27 @@ def test_a_settlement_within_the_team_leads_limit_is_approved_by_the_lead() -> N
     assert [x["status"] for x in lead.get("/api/settlements?status=approved").json()] == [
         "approved"
     ]
-    again = _post(lead, f"/api/settlements/{s['id']}/reject", {})
+    again = post_json(lead, f"/api/settlements/{s['id']}/reject", {})
     assert again.status_code == 422 and "settlement" in again.json()["detail"]
 
 
 def test_above_the_leads_limit_the_refusal_names_who_decides() -> None:
     chen, lin = people()
     _loan, case = open_case(chen)
-    s = _ask(_as(chen), case, principal="2000.00").json()  # ~19 %: above 10 %
+    s = _ask(logged_in(chen), case, principal="2000.00").json()  # ~19 %: above 10 %
     assert s["approver_role"] == "risk_manager"
-    lead = _as(lin)
+    lead = logged_in(lin)
     assert lead.get(f"/api/settlements/{s['id']}").json()["may_decide"] is False
 
-    refused = _post(lead, f"/api/settlements/{s['id']}/approve", {})
+    refused = post_json(lead, f"/api/settlements/{s['id']}/approve", {})
 
     assert refused.status_code == 403
     assert refused.json()["detail"] == (
         "This settlement is above your limit: it is decided by Risk manager (风控经理)."
     )
     assert lead.get(f"/api/settlements/{s['id']}").json()["status"] == "pending"
-    risk = _as(UserFactory(username="risk", role="risk_manager"))
-    rejected = _post(risk, f"/api/settlements/{s['id']}/reject", {"note": "too much"})
+    risk = logged_in(UserFactory(username="risk", role="risk_manager"))
+    rejected = post_json(risk, f"/api/settlements/{s['id']}/reject", {"note": "too much"})
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     assert rejected.json()["decision_note"] == "too much"
 
@@ -290,10 +276,10 @@ def test_above_the_leads_limit_the_refusal_names_who_decides() -> None:
 def test_a_risk_manager_never_approves_their_own_request() -> None:
     chen, _lin = people()
     _loan, case = open_case(chen)
-    risk = _as(UserFactory(username="risk", role="risk_manager"))
+    risk = logged_in(UserFactory(username="risk", role="risk_manager"))
     s = _ask(risk, case, principal="500.00").json()
 
-    refused = _post(risk, f"/api/settlements/{s['id']}/approve", {})
+    refused = post_json(risk, f"/api/settlements/{s['id']}/approve", {})
 
     assert refused.status_code == 403
     assert refused.json()["detail"] == "Somebody else approves your own request."
@@ -302,7 +288,7 @@ def test_a_risk_manager_never_approves_their_own_request() -> None:
 def test_bad_settlement_input_is_422_naming_the_field() -> None:
     chen, _lin = people()
     _loan, case = open_case(chen)
-    c = _as(chen)
+    c = logged_in(chen)
 
     response = _ask(c, case, principal="99999999.00")
     assert response.status_code == 422 and "principal" in response.json()["detail"]
@@ -322,30 +308,30 @@ def test_bad_settlement_input_is_422_naming_the_field() -> None:
     response = _ask(c, case, principal="500.00", deadline="next week")
     assert response.status_code == 422 and "deadline" in json.dumps(response.json()["detail"])
     assert c.get(f"/api/cases/{case.pk}/settlements").json() == []
-    response = _as(UserFactory(role="team_lead")).get("/api/settlements?status=done")
+    response = logged_in(UserFactory(role="team_lead")).get("/api/settlements?status=done")
     assert response.status_code == 422 and "status" in response.json()["detail"]
 
 
 def test_settlements_keep_the_pages_permissions() -> None:
     chen, _lin = people()
     _loan, case = open_case(chen)
-    s = _ask(_as(chen), case, principal="500.00").json()
+    s = _ask(logged_in(chen), case, principal="500.00").json()
 
     # Finance reads settlements but asks for none.
-    finance = _as(UserFactory(role="finance"))
+    finance = logged_in(UserFactory(role="finance"))
     refused = _ask(finance, case, principal="500.00")
     assert refused.status_code == 403
     assert refused.json()["detail"] == "This role may not ask for settlements."
     assert [x["id"] for x in finance.get("/api/settlements").json()] == [s["id"]]
     # A collector of another team sees neither the case nor its settlement.
-    zhou = _as(UserFactory(username="zhou", role="collector"))
+    zhou = logged_in(UserFactory(username="zhou", role="collector"))
     assert _ask(zhou, case, principal="500.00").status_code == 404
     assert zhou.get(f"/api/settlements/{s['id']}").status_code == 404
-    assert _post(zhou, f"/api/settlements/{s['id']}/approve", {}).status_code == 404
+    assert post_json(zhou, f"/api/settlements/{s['id']}/approve", {}).status_code == 404
     assert zhou.get("/api/settlements").json() == []
     # The client's own user has no settlement permission: the list is refused.
     viewer = UserFactory(username="acme-viewer", role="client", client=case.client)
-    assert _as(viewer).get("/api/settlements").status_code == 403
+    assert logged_in(viewer).get("/api/settlements").status_code == 403
 
 
 # --- receipts -------------------------------------------------------------------------
@@ -358,9 +344,9 @@ def test_a_receipt_is_made_for_a_posted_payment_and_downloaded_as_pdf() -> None:
     payment = payment_post(
         actor=finance_user, loan=loan, amount=Decimal("300.00"), value_date=TODAY
     )
-    c = _as(chen)
+    c = logged_in(chen)
 
-    made = _post(c, "/api/receipts", {"payment": payment.pk})
+    made = post_json(c, "/api/receipts", {"payment": payment.pk})
 
     assert made.status_code == 201, made.content
     receipt = made.json()
@@ -375,15 +361,15 @@ def test_a_receipt_is_made_for_a_posted_payment_and_downloaded_as_pdf() -> None:
     assert c.get(f"/api/receipts/{receipt['id']}").json()["sha256"] == receipt["sha256"]
 
     # Not in scope: 404 for the payment and the receipt; a role without receipts: 403.
-    zhou = _as(UserFactory(username="zhou", role="collector"))
-    assert _post(zhou, "/api/receipts", {"payment": payment.pk}).status_code == 404
+    zhou = logged_in(UserFactory(username="zhou", role="collector"))
+    assert post_json(zhou, "/api/receipts", {"payment": payment.pk}).status_code == 404
     assert zhou.get(receipt["pdf"]).status_code == 404
-    compliance = _as(UserFactory(role="compliance_officer"))
-    refused = _post(compliance, "/api/receipts", {"payment": payment.pk})
+    compliance = logged_in(UserFactory(role="compliance_officer"))
+    refused = post_json(compliance, "/api/receipts", {"payment": payment.pk})
     assert refused.status_code == 403
     assert refused.json()["detail"] == "This role may not make receipts."
     # A reversed payment gets none.
     payment_reverse(actor=finance_user, payment=payment, reason="bounced")
-    reversed_ = _post(c, "/api/receipts", {"payment": payment.pk})
+    reversed_ = post_json(c, "/api/receipts", {"payment": payment.pk})
     assert reversed_.status_code == 422 and "payment" in reversed_.json()["detail"]
-    assert _post(c, "/api/receipts", {"payment": "one"}).status_code == 422
+    assert post_json(c, "/api/receipts", {"payment": "one"}).status_code == 422

@@ -13,15 +13,10 @@ from django.test import Client
 
 from cuishou.cases.models import ContactAttempt
 from cuishou.core.timeutil import SHANGHAI, today_shanghai
+from tests.api.client import logged_in
 from tests.factories import CaseFactory, ClientFactory, ContactPointFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _as(user) -> Client:  # type: ignore[no-untyped-def]
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 def _post(c: Client, url: str, body: dict) -> object:  # type: ignore[type-arg]
@@ -33,7 +28,7 @@ def test_a_collector_logs_a_promise_and_sees_it_in_the_queue() -> None:
     case = CaseFactory(assignee=li, balance=Decimal("6000.00"))
     phone = ContactPointFactory(debtor=case.debtor)
     due = today_shanghai()
-    c = _as(li)
+    c = logged_in(li)
     response = _post(
         c,
         f"/api/workbench/cases/{case.pk}/contacts",
@@ -58,7 +53,7 @@ def test_bad_input_is_422_naming_the_field_and_a_paused_case_is_409_with_the_rul
     li = UserFactory(username="li", role="collector")
     case = CaseFactory(assignee=li)
     phone = ContactPointFactory(debtor=case.debtor)
-    c = _as(li)
+    c = logged_in(li)
     body = {
         "channel": "call",
         "party": "debtor",
@@ -82,7 +77,7 @@ def test_the_api_keeps_the_pages_scope() -> None:
     client_user = UserFactory(username="bank", role="client", client=ClientFactory(code="BK"))
     for user, expected in ((li, 404), (client_user, 404)):
         response = _post(
-            _as(user),
+            logged_in(user),
             f"/api/workbench/cases/{theirs.pk}/contacts",
             {"channel": "letter", "party": "nobody", "outcome": "no_answer"},
         )
@@ -90,12 +85,12 @@ def test_the_api_keeps_the_pages_scope() -> None:
     # a client user sees its own client's cases but does not contact debtors
     own = CaseFactory(client=client_user.client)
     response = _post(
-        _as(client_user),
+        logged_in(client_user),
         f"/api/workbench/cases/{own.pk}/contacts",
         {"channel": "letter", "party": "nobody", "outcome": "no_answer"},
     )
     assert response.status_code == 403
-    assert _as(li).get(f"/api/workbench/cases/{theirs.pk}/contacts").status_code == 404
+    assert logged_in(li).get(f"/api/workbench/cases/{theirs.pk}/contacts").status_code == 404
 
 
 def test_a_number_from_another_file_is_refused_naming_the_field() -> None:
@@ -103,7 +98,7 @@ def test_a_number_from_another_file_is_refused_naming_the_field() -> None:
     case = CaseFactory(assignee=li)
     elsewhere = ContactPointFactory()  # another debtor's number
     response = _post(
-        _as(li),
+        logged_in(li),
         f"/api/workbench/cases/{case.pk}/contacts",
         {
             "channel": "call",
@@ -121,7 +116,7 @@ def test_the_api_goes_through_the_compliance_engine_quiet_hours_and_language() -
     li = UserFactory(username="li", role="collector")
     case = CaseFactory(assignee=li)
     phone = ContactPointFactory(debtor=case.debtor)
-    c = _as(li)
+    c = logged_in(li)
     body = {"channel": "call", "party": "debtor", "outcome": "rpc", "contact_point_id": phone.pk}
     late = dt.datetime.combine(today_shanghai(), dt.time(22, 30), tzinfo=SHANGHAI)
     with time_machine.travel(late, tick=False):

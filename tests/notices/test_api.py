@@ -5,39 +5,22 @@ a campaign's status and report."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any
 
 import time_machine
 from django.test import Client
 
-from cuishou.accounts.models import User
 from cuishou.core.timeutil import SHANGHAI, today_shanghai
 from cuishou.notices.models import Dispatch, SmsOutbox
 from cuishou.notices.templates import template_create
+from tests.api.client import logged_in, post_json
 from tests.factories import UserFactory
 from tests.notices.conftest import approved, default_spec
-
-
-def _as(user: User) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def _post(c: Client, url: str, body: dict[str, Any]) -> Any:
-    return c.post(
-        url,
-        json.dumps(body, default=str),
-        content_type="application/json",
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
 
 
 def test_templates_list_and_get_say_which_may_be_sent(world):
     ok = approved(world.ren, world.gu, **default_spec("sms-reminder-zh"))
     draft = template_create(actor=world.ren, **default_spec("collection-notice-zh"))  # type: ignore[arg-type]
-    c = _as(world.chen)
+    c = logged_in(world.chen)
     rows = {r["key"]: r for r in c.get("/api/notices/templates").json()}
     assert rows[ok.key]["sendable"] is True and rows[ok.key]["status"] == "approved"
     assert rows[draft.key]["sendable"] is False and rows[draft.key]["status"] == "draft"
@@ -50,19 +33,19 @@ def test_templates_list_and_get_say_which_may_be_sent(world):
 
 def test_a_role_without_template_access_is_refused(db):
     finance = UserFactory(username="fin", role="finance")
-    assert _as(finance).get("/api/notices/templates").status_code == 403
+    assert logged_in(finance).get("/api/notices/templates").status_code == 403
 
 
 def test_render_send_and_verify_a_document(world):
     t = approved(world.ren, world.gu, **default_spec("sms-reminder-zh"))
-    c = _as(world.chen)
-    made = _post(c, f"/api/cases/{world.case.pk}/documents", {"template_id": t.pk})
+    c = logged_in(world.chen)
+    made = post_json(c, f"/api/cases/{world.case.pk}/documents", {"template_id": t.pk})
     assert made.status_code == 201, made.content
     doc = made.json()
     assert doc["kind"] == "sms" and doc["sends"] == [] and len(doc["sha256"]) == 64
     assert doc["verify_url"].endswith(f"/notices/verify/{doc['number']}/")
 
-    sent = _post(
+    sent = post_json(
         c,
         f"/api/notices/documents/{doc['number']}/send",
         {"channel": "sms", "contact_point_id": world.mobile.pk},
@@ -86,13 +69,13 @@ def test_render_send_and_verify_a_document(world):
 
 def test_a_send_compliance_refuses_is_409_with_the_rules_and_recorded(world):
     t = approved(world.ren, world.gu, **default_spec("sms-reminder-zh"))
-    c = _as(world.chen)
-    number = _post(c, f"/api/cases/{world.case.pk}/documents", {"template_id": t.pk}).json()[
+    c = logged_in(world.chen)
+    number = post_json(c, f"/api/cases/{world.case.pk}/documents", {"template_id": t.pk}).json()[
         "number"
     ]
     night = dt.datetime.combine(today_shanghai(), dt.time(23, 30), tzinfo=SHANGHAI)
     with time_machine.travel(night, tick=False):
-        refused = _post(
+        refused = post_json(
             c,
             f"/api/notices/documents/{number}/send",
             {"channel": "sms", "contact_point_id": world.mobile.pk},
@@ -106,26 +89,24 @@ def test_a_send_compliance_refuses_is_409_with_the_rules_and_recorded(world):
 
 def test_bad_input_names_the_field_and_scope_is_404(world):
     t = approved(world.ren, world.gu, **default_spec("sms-reminder-zh"))
-    c = _as(world.chen)
-    number = _post(c, f"/api/cases/{world.case.pk}/documents", {"template_id": t.pk}).json()[
+    c = logged_in(world.chen)
+    number = post_json(c, f"/api/cases/{world.case.pk}/documents", {"template_id": t.pk}).json()[
         "number"
     ]
-    wrong = _post(
+    wrong = post_json(
         c,
         f"/api/notices/documents/{number}/send",
         {"channel": "sms", "contact_point_id": world.email.pk},
     )
     assert wrong.status_code == 422 and "contact_point" in wrong.json()["detail"]
     draft = template_create(actor=world.ren, **default_spec("collection-notice-zh"))  # type: ignore[arg-type]
-    unapproved = _post(c, f"/api/cases/{world.case.pk}/documents", {"template_id": draft.pk})
+    unapproved = post_json(c, f"/api/cases/{world.case.pk}/documents", {"template_id": draft.pk})
     assert unapproved.status_code == 422 and "template" in unapproved.json()["detail"]
-    stranger = _as(UserFactory(username="zhou", role="collector"))
+    stranger = logged_in(UserFactory(username="zhou", role="collector"))
+    url = f"/api/cases/{world.case.pk}/documents"
+    assert post_json(stranger, url, {"template_id": t.pk}).status_code == 404
     assert (
-        _post(stranger, f"/api/cases/{world.case.pk}/documents", {"template_id": t.pk}).status_code
-        == 404
-    )
-    assert (
-        _post(
+        post_json(
             stranger,
             f"/api/notices/documents/{number}/send",
             {"channel": "sms", "contact_point_id": world.mobile.pk},
@@ -136,8 +117,8 @@ def test_bad_input_names_the_field_and_scope_is_404(world):
 
 def test_a_campaign_is_created_and_reports_its_status(world):
     t = approved(world.ren, world.gu, **default_spec("sms-reminder-zh"))
-    c = _as(world.ren)
-    made = _post(
+    c = logged_in(world.ren)
+    made = post_json(
         c,
         "/api/notices/campaigns",
         {"name": "M2", "template_id": t.pk, "channel": "sms", "client": "ACME", "buckets": ["M2"]},
@@ -151,14 +132,14 @@ def test_a_campaign_is_created_and_reports_its_status(world):
     assert status["blocked_messages"] == []
 
     assert (
-        _post(
-            _as(world.chen),
+        post_json(
+            logged_in(world.chen),
             "/api/notices/campaigns",
             {"name": "x", "template_id": t.pk, "channel": "sms", "client": "ACME"},
         ).status_code
         == 403
     )
-    unknown = _post(
+    unknown = post_json(
         c,
         "/api/notices/campaigns",
         {"name": "x", "template_id": t.pk, "channel": "sms", "client": "NOPE"},

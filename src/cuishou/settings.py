@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "cuishou.payments",
     "cuishou.compliance",
     "cuishou.notices",
+    "cuishou.visits",
     "cuishou.web",
     "cuishou.api",
 ]

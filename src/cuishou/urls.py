@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", api.urls),
     path("accounts/", include("cuishou.accounts.urls")),
     path("notices/", include("cuishou.notices.urls")),
+    path("visits/", include("cuishou.visits.urls")),
     path("", include("cuishou.web.urls")),
 ]
 if settings.DEBUG:

@@ -72,6 +72,53 @@ _NOTICE_AUTHOR = [
     "notices.view_noticetemplate",
 ]
 
+# Field visits (``cuishou.visits``). Visitors work their own team's approved routes:
+# stops, evidence, change requests, the report. Team leads check and allocate the cases
+# issued to them, plan routes, decide changes on the day and review reports. Risk managers
+# issue visit cases, approve routes, hand out and take back equipment.
+_VISIT_FIELD = [
+    "visits.view_fieldteam",
+    "visits.view_route",
+    "visits.view_routestop",
+    "visits.change_routestop",
+    "visits.add_evidence",
+    "visits.view_evidence",
+    "visits.add_routechange",
+    "visits.view_routechange",
+    "visits.view_equipmentloan",
+    "visits.add_visitreport",
+    "visits.view_visitreport",
+]
+_VISIT_DESK = [
+    "visits.view_fieldteam",
+    "visits.view_visitissue",
+    "visits.view_visitcase",
+    "visits.view_route",
+    "visits.view_routestop",
+    "visits.view_routechange",
+    "visits.decide_routechange",
+    "visits.view_equipmentloan",
+    "visits.view_evidence",
+    "visits.view_visitreport",
+]
+_VISIT_LEAD = [
+    *_VISIT_DESK,
+    "visits.change_visitissue",
+    "visits.change_visitcase",
+    "visits.add_route",
+    "visits.change_route",
+    "visits.review_visitreport",
+]
+_VISIT_RISK = [
+    *_VISIT_DESK,
+    "visits.add_visitissue",
+    "visits.approve_route",
+    "visits.add_equipmentloan",
+    "visits.change_equipmentloan",
+    "visits.add_fieldteam",
+    "visits.change_fieldteam",
+]
+
 # Reveal of ID numbers and phones (``cases.reveal_pii``) goes to the roles that contact
 # debtors or act on their identity; compliance, finance and clients see them masked.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -85,7 +132,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_NOTICES,
     ],
     # Visits the addresses of assigned cases.
-    Role.FIELD_VISITOR: [*_VIEW_PORTFOLIO, *_WORK_CASES, "cases.reveal_pii", *_NOTICES],
+    Role.FIELD_VISITOR: [
+        *_VIEW_PORTFOLIO,
+        *_WORK_CASES,
+        "cases.reveal_pii",
+        *_NOTICES,
+        *_VISIT_FIELD,
+    ],
     # Receives visit cases, allocates them within the teams they lead, reviews reports.
     Role.TEAM_LEAD: [
         *_VIEW_PORTFOLIO,
@@ -103,6 +156,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_APPROVE_SETTLEMENT,
         *_NOTICES,
         *_NOTICE_BULK,
+        *_VISIT_LEAD,
     ],
     # Issues cases, approves routes and equipment, sets strategy, manages clients/products.
     Role.RISK_MANAGER: [
@@ -144,6 +198,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_NOTICES,
         *_NOTICE_BULK,
         *_NOTICE_AUTHOR,
+        *_VISIT_RISK,
     ],
     # Lawyer's letters, litigation, enforcement: moves cases into the legal stage.
     Role.LEGAL_OFFICER: [

@@ -228,6 +228,7 @@ class Route(models.Model):
     class Meta:
         verbose_name = _("route")
         verbose_name_plural = _("routes")
+        permissions = [("approve_route", _("Can approve or reject routes"))]
         ordering = ["-day", "team"]
         constraints = [
             models.UniqueConstraint(fields=["team", "day"], name="route_team_day_unique"),
@@ -342,6 +343,7 @@ class RouteChange(models.Model):
     class Meta:
         verbose_name = _("route change")
         verbose_name_plural = _("route changes")
+        permissions = [("decide_routechange", _("Can accept or refuse route changes"))]
         ordering = ["-requested_at", "-id"]
 
     def __str__(self) -> str:
@@ -537,6 +539,7 @@ class VisitReport(models.Model):
     class Meta:
         verbose_name = _("visit report")
         verbose_name_plural = _("visit reports")
+        permissions = [("review_visitreport", _("Can review visit reports"))]
 
     def __str__(self) -> str:
         return f"{self.route}"

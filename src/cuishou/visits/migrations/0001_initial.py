@@ -66,6 +66,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'route',
                 'verbose_name_plural': 'routes',
                 'ordering': ['-day', 'team'],
+                'permissions': [('approve_route', 'Can approve or reject routes')],
             },
         ),
         migrations.CreateModel(
@@ -141,6 +142,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'route change',
                 'verbose_name_plural': 'route changes',
                 'ordering': ['-requested_at', '-id'],
+                'permissions': [('decide_routechange', 'Can accept or refuse route changes')],
             },
         ),
         migrations.CreateModel(
@@ -250,6 +252,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'visit report',
                 'verbose_name_plural': 'visit reports',
+                'permissions': [('review_visitreport', 'Can review visit reports')],
             },
         ),
         migrations.AddConstraint(

@@ -6,4 +6,5 @@ app_name = "visits"
 urlpatterns = [
     path("", include("cuishou.visits.urls_desk")),
     path("field/", include("cuishou.visits.urls_field")),
+    path("evidence/", include("cuishou.visits.urls_evidence")),
 ]

@@ -361,3 +361,50 @@ def test_a_running_campaign_page_polls_its_progress(client, world):
         headers={"HX-Request": "true", "HX-Target": "campaign-progress"},
     )
     assert fragment.content.decode().lstrip().startswith('<div id="campaign-progress"')
+
+
+def test_a_printed_letter_is_marked_delivered_then_returned_by_hand_with_the_reason(client, world):
+    t = approved(world.ren, world.gu, **default_spec("collection-notice-zh"))
+    doc = document_render(actor=world.ren, case=world.case, template=t)
+    address = world.case.debtor.addresses.get()
+    send = document_send(actor=world.ren, document=doc, channel="post", address=address)
+    print_batch_create(actor=world.ren, dispatches=[send])
+    send.refresh_from_db()
+    assert send.status == "sent"
+    client.force_login(world.ren)
+    url = reverse("notices:send-status", args=[send.pk])
+
+    page = _text(client.post(url, {"status": "delivered"}, follow=True))
+    assert f"{doc.number}: Delivered recorded." in page
+    page = _text(client.post(url, {"status": "returned", "reason": " "}, follow=True))
+    assert "Say why the letter came back." in page
+    send.refresh_from_db()
+    assert send.status == "delivered"
+    page = _text(client.post(url, {"status": "returned", "reason": "查无此人"}, follow=True))
+    assert f"{doc.number}: Returned recorded." in page
+    send.refresh_from_db()
+    assert (send.status, send.reason) == ("returned", "查无此人")
+    page = _text(client.post(url, {"status": "failed"}, follow=True))
+    assert "Choose delivered or returned." in page
+
+
+def test_delivery_is_recorded_only_by_a_role_that_sends_on_a_case_in_scope(world):
+    from django.core.exceptions import PermissionDenied
+
+    from cuishou.notices.sends import dispatch_status_set
+    from tests.factories import UserFactory
+
+    t = approved(world.ren, world.gu, **default_spec("collection-notice-zh"))
+    doc = document_render(actor=world.ren, case=world.case, template=t)
+    send = document_send(
+        actor=world.ren, document=doc, channel="post", address=world.case.debtor.addresses.get()
+    )
+    print_batch_create(actor=world.ren, dispatches=[send])
+    officer = UserFactory(username="gu2", role="compliance_officer")
+    with pytest.raises(PermissionDenied, match="may not record delivery"):
+        dispatch_status_set(actor=officer, dispatch=send, status="delivered")
+    stranger = UserFactory(username="zhou", role="collector")
+    with pytest.raises(PermissionDenied, match="not in your scope"):
+        dispatch_status_set(actor=stranger, dispatch=send, status="delivered")
+    send.refresh_from_db()
+    assert send.status == "sent"

@@ -35,3 +35,13 @@ def mask_email(value: str | None) -> str:
 def mask_contact(kind: str, value: str | None) -> str:
     """A contact point's value masked by its kind (``email`` or a phone)."""
     return mask_email(value) if kind == "email" else mask_phone(value)
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    """Where a notice went: an SMS number or e-mail address masked, a postal address or a
+    hand-over as it is."""
+    if channel == "sms":
+        return mask_phone(recipient)
+    if channel == "email":
+        return mask_email(recipient)
+    return str(recipient)

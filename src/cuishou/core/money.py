@@ -48,6 +48,13 @@ def format_money(value: Decimal | None) -> str:
     return f"{to_fen(value):.2f}"
 
 
+def format_money_display(value: Decimal | int | str | None) -> str:
+    """``1234.5`` → ``1,234.50`` (two decimals, thousands separated); empty for none."""
+    if value is None or value == "":
+        return ""
+    return f"{to_fen(Decimal(str(value))):,.2f}"
+
+
 @overload
 def format_rate(rate: Decimal) -> str: ...
 @overload

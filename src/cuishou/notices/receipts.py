@@ -20,9 +20,10 @@ from cuishou.notices.choices import DELIVERY_MOVES, DeliveryStatus
 from cuishou.notices.documents import number_from_scan
 from cuishou.notices.models import Dispatch, SignedReceipt
 from cuishou.notices.selectors import document_by_number
+from cuishou.notices.sends import RECEIPT_PERMISSION as RECEIPT_PERMISSION_CODE
 from cuishou.notices.sends import dispatch_status_set
 
-RECEIPT_PERMISSION = "notices.add_signedreceipt"
+RECEIPT_PERMISSION = RECEIPT_PERMISSION_CODE
 MAX_BYTES = 10 * 1024 * 1024
 _TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf"}
 

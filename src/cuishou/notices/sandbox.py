@@ -24,7 +24,7 @@ from django.template.base import Lexer, TokenType
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cuishou.core.money import to_fen
+from cuishou.core.money import format_money_display
 from cuishou.notices.choices import Audience
 
 register = template.Library()
@@ -50,9 +50,7 @@ for _name in (
 @register.filter
 def money(value: Any) -> str:
     """``1234.5`` → ``1,234.50``."""
-    if value is None or value == "":
-        return ""
-    return f"{to_fen(Decimal(str(value))):,.2f}"
+    return format_money_display(value)
 
 
 class _SandboxEngine(Engine):

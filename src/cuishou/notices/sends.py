@@ -33,7 +33,7 @@ from cuishou.audit.services import audit_record
 from cuishou.cases.choices import Party
 from cuishou.cases.selectors import case_require_in_scope
 from cuishou.compliance.check import ContactBlocked, Decision, contact_check
-from cuishou.core.masking import mask_email, mask_phone
+from cuishou.core.masking import mask_recipient
 from cuishou.core.timeutil import require_aware, today_shanghai
 from cuishou.notices.channels import email_send, sms_provider, with_retries
 from cuishou.notices.choices import (
@@ -47,20 +47,13 @@ from cuishou.notices.choices import (
 from cuishou.notices.models import Dispatch, Document, PrintBatch
 from cuishou.notices.templates import template_require_sendable
 
+RECEIPT_PERMISSION = "notices.add_signedreceipt"
 SEND_PERMISSION = "notices.add_dispatch"
 BATCH_PERMISSION = "notices.add_printbatch"
 # Kinds sent as a notice (allowed after a request to stop contact, where the rules allow).
 _NOTICE_KINDS = frozenset(
     {TemplateKind.LEGAL_NOTICE, TemplateKind.LAWYER_LETTER, TemplateKind.VALIDATION_NOTICE}
 )
-
-
-def _masked(channel: str, recipient: str) -> str:
-    if channel == SendChannel.SMS:
-        return mask_phone(recipient)
-    if channel == SendChannel.EMAIL:
-        return mask_email(recipient)
-    return recipient
 
 
 def _may_send(actor: Any, document: Document) -> None:
@@ -205,7 +198,7 @@ def document_send(
             case_id=document.case_id,
             # The summary is shown in lists: the number or address masked (the full one
             # is in the send's record, ``after``).
-            summary=f"{document.number} {channel} {_masked(channel, recipient)}",
+            summary=f"{document.number} {channel} {mask_recipient(channel, recipient)}",
             after=_snapshot(dispatch),
         )
     if channel == SendChannel.POST:
@@ -265,7 +258,18 @@ def _went_out(
 def dispatch_status_set(
     *, actor: Any, dispatch: Dispatch, status: str, reason: str = "", tracking_number: str = ""
 ) -> Dispatch:
-    """Move a send's delivery status forward (delivered, failed, returned, signed)."""
+    """Move a send's delivery status forward (delivered, failed, returned, signed).
+
+    ``actor`` None is the system (a provider's delivery report); a person needs the send
+    permission (the receipt permission for ``signed``) and the case in their scope. A
+    letter marked returned by hand says why."""
+    if actor is not None:
+        needed = RECEIPT_PERMISSION if status == DeliveryStatus.SIGNED else SEND_PERMISSION
+        if not actor.has_perm(needed):
+            raise PermissionDenied(_("This role may not record delivery."))
+        case_require_in_scope(actor, dispatch.document.case)
+        if status == DeliveryStatus.RETURNED and not reason.strip():
+            raise ValidationError({"reason": [_("Say why the letter came back.")]})
     with transaction.atomic():
         d = (
             Dispatch.objects.select_for_update(of=("self",))

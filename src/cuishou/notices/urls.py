@@ -9,6 +9,7 @@ urlpatterns = [
     path("documents/<str:number>/send/", views.document_send_view, name="document-send"),
     path("documents/<str:number>/receipt/", views.receipt_upload_view, name="receipt-upload"),
     path("sends/<int:pk>/tracking/", views.tracking_record_view, name="tracking-record"),
+    path("sends/<int:pk>/status/", views.send_status_view, name="send-status"),
     path("cases/<int:pk>/documents/", views.document_new, name="document-new"),
     path("templates/", views.template_list_page, name="template-list"),
     path("templates/<int:pk>/", views.template_detail, name="template-detail"),

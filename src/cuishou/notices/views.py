@@ -48,6 +48,7 @@ from cuishou.notices.selectors import (
 from cuishou.notices.sends import (
     BATCH_PERMISSION,
     SEND_PERMISSION,
+    dispatch_status_set,
     document_send,
     tracking_numbers_record,
 )
@@ -61,6 +62,10 @@ from cuishou.notices.templates import (
 )
 from cuishou.portfolio.choices import Bucket
 from cuishou.portfolio.models import Address, Client, ContactPoint, RelatedPerson
+
+# What a person records by hand on a letter or a hand-over (the rest comes from the
+# channels and from signed receipts).
+HAND_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.RETURNED)
 
 
 def verify(request: HttpRequest, number: str) -> HttpResponse:
@@ -350,6 +355,35 @@ def tracking_record_view(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             _("Tracking number %(tracking)s recorded for %(number)s.")
             % {"tracking": tracking, "number": document.number},
+        )
+    return _case_back(document.case_id)
+
+
+@login_required
+@require_POST
+def send_status_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record by hand that a letter was delivered or came back (with the reason)."""
+    send = get_object_or_404(Dispatch.objects.select_related("document"), pk=pk)
+    document = document_get_for_user(request.user, send.document.number)
+    status = request.POST.get("status", "")
+    try:
+        if status not in HAND_STATUSES:
+            raise ValidationError({"status": [_("Choose delivered or returned.")]})
+        dispatch_status_set(
+            actor=request.user,
+            dispatch=send,
+            status=status,
+            reason=request.POST.get("reason", ""),
+        )
+    except PermissionDenied as exc:
+        messages.error(request, str(exc) or _("You may not do this."))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(
+            request,
+            _("%(number)s: %(status)s recorded.")
+            % {"number": document.number, "status": DeliveryStatus(status).label},
         )
     return _case_back(document.case_id)
 

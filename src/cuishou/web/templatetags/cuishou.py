@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cuishou.accounts.choices import Role
 from cuishou.audit.models import AuditEvent
-from cuishou.core.masking import mask_contact, mask_id_number
-from cuishou.core.money import to_fen
+from cuishou.core.masking import mask_contact, mask_id_number, mask_recipient
+from cuishou.core.money import format_money_display
 from cuishou.web.timeline import describe_event
 
 register = template.Library()
@@ -22,9 +22,7 @@ register = template.Library()
 @register.filter
 def money(value: Decimal | int | str | None) -> str:
     """``1234.5`` → ``1,234.50`` (two decimals, thousands separated)."""
-    if value is None or value == "":
-        return ""
-    return f"{to_fen(Decimal(value)):,.2f}"
+    return format_money_display(value)
 
 
 @register.filter
@@ -41,11 +39,7 @@ def masked_point(point: Any) -> str:
 @register.filter
 def masked_recipient(send: Any) -> str:
     """Where a send went: the number or e-mail masked, a postal address as it is."""
-    if send.channel == "sms":
-        return mask_contact("phone", send.recipient)
-    if send.channel == "email":
-        return mask_contact("email", send.recipient)
-    return str(send.recipient)
+    return mask_recipient(send.channel, send.recipient)
 
 
 @register.simple_tag

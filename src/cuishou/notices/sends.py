@@ -365,9 +365,11 @@ def print_batch_create(*, actor: Any, dispatches: Sequence[Dispatch]) -> PrintBa
         rows = list(
             Dispatch.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
-            .select_related("document", "address")
+            .select_related("document", "address", "case")
             .order_by("pk")
         )
+        for d in rows:
+            case_require_in_scope(actor, d.case)
         bad = [
             d.document.number
             for d in rows

@@ -42,6 +42,9 @@ from cuishou.notices.selectors import (
     case_documents,
     document_by_number,
     document_get_for_user,
+    post_queue_for_user,
+    print_batch_get_for_user,
+    print_batches_for_user,
     template_list,
     templates_sendable,
 )
@@ -50,6 +53,7 @@ from cuishou.notices.sends import (
     SEND_PERMISSION,
     dispatch_status_set,
     document_send,
+    print_batch_create,
     tracking_numbers_record,
 )
 from cuishou.notices.templates import (
@@ -537,3 +541,84 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "htmx", False) and request.htmx.target == "campaign-progress":  # type: ignore[attr-defined]
         return render(request, "notices/campaign_detail.html#progress", context)
     return render(request, "notices/campaign_detail.html", context)
+
+
+# At most this many letters go into one print batch (one PDF to print and post).
+PRINT_BATCH_MAX = 500
+
+
+@login_required
+@permission_required(BATCH_PERMISSION, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def print_batch_page(request: HttpRequest) -> HttpResponse:
+    """The post room: letters waiting to be printed, a new print batch of them, the
+    batches made (PDF, mailing list, tracking numbers)."""
+    queue = post_queue_for_user(request.user)
+    if request.method == "POST":
+        letters = list(queue[:PRINT_BATCH_MAX])
+        if not letters:
+            messages.error(request, _("No letter waits for the print batch."))
+        else:
+            try:
+                batch = print_batch_create(actor=request.user, dispatches=letters)
+            except (PermissionDenied, ValidationError) as exc:
+                messages.error(
+                    request, _errors(exc) if isinstance(exc, ValidationError) else str(exc)
+                )
+            else:
+                messages.success(
+                    request,
+                    _("Print batch %(number)s: %(n)d letters, one per page.")
+                    % {"number": batch.number, "n": batch.letters},
+                )
+        return redirect("notices:print-batches")
+    return render(
+        request,
+        "notices/print_batches.html",
+        {
+            "waiting": list(queue[:200]),
+            "waiting_count": queue.count(),
+            "batch_max": PRINT_BATCH_MAX,
+            "batches": list(print_batches_for_user(request.user)[:100]),
+        },
+    )
+
+
+@login_required
+@permission_required(BATCH_PERMISSION, raise_exception=True)
+def print_batch_file(request: HttpRequest, number: str, what: str) -> HttpResponse:
+    batch = print_batch_get_for_user(request.user, number)
+    if what == "pdf":
+        response = HttpResponse(bytes(batch.pdf), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{batch.number}.pdf"'
+        response["X-Content-SHA256"] = batch.sha256
+        return response
+    response = HttpResponse("\ufeff" + batch.mailing_list, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{batch.number}-mailing.csv"'
+    return response
+
+
+@login_required
+@permission_required(BATCH_PERMISSION, raise_exception=True)
+@require_POST
+def print_batch_tracking(request: HttpRequest, number: str) -> HttpResponse:
+    """Tracking numbers for a batch: pasted lines or the mailing list filled in (CSV)."""
+    batch = print_batch_get_for_user(request.user, number)
+    text = request.POST.get("lines", "")
+    upload = request.FILES.get("file")
+    if upload is not None:
+        raw = upload.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030", errors="replace")
+    try:
+        n = tracking_numbers_record(actor=request.user, batch=batch, text=text)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(
+            request,
+            _("%(n)d tracking numbers recorded for %(number)s.") % {"n": n, "number": batch.number},
+        )
+    return redirect("notices:print-batches")

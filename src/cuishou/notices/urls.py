@@ -15,6 +15,7 @@ urlpatterns = [
     path("templates/<int:pk>/", views.template_detail, name="template-detail"),
     path("templates/<int:pk>/edit/", views.template_edit, name="template-edit"),
     path("templates/<int:pk>/decide/", views.template_decide_view, name="template-decide"),
+    path("sms/delivery-report/", views.sms_delivery_report_view, name="sms-delivery-report"),
     path("print/", views.print_batch_page, name="print-batches"),
     path("print/<str:number>.<str:what>", views.print_batch_file, name="print-batch-file"),
     path("print/<str:number>/tracking/", views.print_batch_tracking, name="print-batch-tracking"),

@@ -7,15 +7,18 @@ tracking number, signed receipt); campaigns (list, new, progress and report)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cuishou.cases.choices import Stage
@@ -24,6 +27,7 @@ from cuishou.cases.selectors import case_get_for_user
 from cuishou.compliance.check import ContactBlocked
 from cuishou.core.timeutil import today_shanghai
 from cuishou.notices.campaigns import CAMPAIGN_PERMISSION, campaign_create, campaign_report
+from cuishou.notices.channels import signature_ok
 from cuishou.notices.choices import (
     LETTER_KINDS,
     Audience,
@@ -51,9 +55,11 @@ from cuishou.notices.selectors import (
 from cuishou.notices.sends import (
     BATCH_PERMISSION,
     SEND_PERMISSION,
+    DeliveryConflictError,
     dispatch_status_set,
     document_send,
     print_batch_create,
+    sms_delivery_report,
     tracking_numbers_record,
 )
 from cuishou.notices.templates import (
@@ -622,3 +628,39 @@ def print_batch_tracking(request: HttpRequest, number: str) -> HttpResponse:
             _("%(n)d tracking numbers recorded for %(number)s.") % {"n": n, "number": batch.number},
         )
     return redirect("notices:print-batches")
+
+
+@csrf_exempt
+@require_POST
+def sms_delivery_report_view(request: HttpRequest) -> HttpResponse:
+    """The SMS provider's delivery report: JSON ``{"id", "status": "delivered"|"failed",
+    "reason"}``, signed as our requests to it are (``X-Cuishou-Timestamp``,
+    ``X-Cuishou-Signature``). 204 when recorded (or already so), 403 for a bad signature,
+    404 for an id we never sent, 400 for a report we cannot read, 409 when the SMS is
+    already further on."""
+    body = request.body
+    if not signature_ok(
+        settings.CUISHOU_SMS_SECRET,
+        request.headers.get("X-Cuishou-Timestamp", ""),
+        body,
+        request.headers.get("X-Cuishou-Signature", ""),
+    ):
+        return JsonResponse({"detail": "bad signature"}, status=403)
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError
+        sms_delivery_report(
+            provider_ref=str(data.get("id") or ""),
+            status=str(data.get("status") or ""),
+            reason=str(data.get("reason") or ""),
+        )
+    except ValueError:
+        return JsonResponse({"detail": "the body is not a JSON object"}, status=400)
+    except Dispatch.DoesNotExist as exc:
+        return JsonResponse({"detail": str(exc)}, status=404)
+    except ValidationError as exc:
+        return JsonResponse({"detail": _errors(exc)}, status=400)
+    except DeliveryConflictError as exc:
+        return JsonResponse({"detail": str(exc)}, status=409)
+    return HttpResponse(status=204)

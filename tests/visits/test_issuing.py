@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from cuishou.audit.models import AuditEvent
 from cuishou.cases.models import ContactAttempt, VisitRequest
+from cuishou.core.timeutil import today_shanghai
 from cuishou.visits.choices import IssueStatus, VisitCaseStatus, VisitPurpose
 from cuishou.visits.issuing import IssueItem, visit_issue_confirm, visit_issue_create
 from cuishou.visits.models import VisitCase
@@ -87,7 +88,7 @@ def test_a_phone_stage_case_needs_a_visit_request_unless_it_is_a_fraud_check(wor
             IssueItem(
                 case=phone_case,
                 purpose=VisitPurpose.INVESTIGATE,
-                due_by=dt.date.today() + dt.timedelta(days=3),
+                due_by=today_shanghai() + dt.timedelta(days=3),
             )
         ],
     )

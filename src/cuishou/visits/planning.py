@@ -858,3 +858,30 @@ def routes_for_day(
         "visit_case__case__debtor", "visit_case__issue", "address"
     ).order_by("seq")
     return list(qs.prefetch_related(Prefetch("stops", queryset=stops)).order_by("team__name"))
+
+
+def day_plan(*, day: dt.date, seconds: float = 10.0, lead: Any = None, seed: int = 0) -> DayPlan:
+    """Plan ``day`` for every active team (or ``lead``'s), each lead's teams planned as
+    that lead; ``seconds`` of search shared among all the teams. What ``cuishou
+    plan-visits`` runs. Every route is stored, or none."""
+    qs = FieldTeam.objects.filter(active=True).select_related("lead").order_by("name")
+    if lead is not None:
+        qs = qs.filter(lead=lead)
+    teams = list(qs)
+    if not teams:
+        raise ValidationError(
+            {"teams": [_("There is no active field team to plan for.")]}
+            if lead is None
+            else {"lead": [_("%(lead)s leads no active field team.") % {"lead": lead}]}
+        )
+    by_lead: dict[int, list[FieldTeam]] = {}
+    for team in teams:
+        by_lead.setdefault(team.lead_id, []).append(team)
+    out = DayPlan(day=day, teams=[])
+    with transaction.atomic():
+        for mine in by_lead.values():
+            share = seconds * len(mine) / len(teams)
+            part = visits_plan(actor=mine[0].lead, day=day, teams=mine, seconds=share, seed=seed)
+            out.teams.extend(part.teams)
+    out.teams.sort(key=lambda t: t.team.name)
+    return out

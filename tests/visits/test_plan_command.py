@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -85,3 +86,20 @@ def test_the_console_script_takes_the_hyphenated_name_and_fails_on_stderr():
     )
     assert done.returncode != 0
     assert "CommandError" in done.stderr and "'someday'" in done.stderr
+
+
+def test_the_demo_has_a_visit_day_to_plan(db):
+    from cuishou.core.timeutil import today_shanghai
+    from cuishou.visits.models import FieldTeam, VisitCase
+
+    demo_out = io.StringIO()
+    call_command("demo", "--no-serve", "--accounts", "300", "--seed", "1", stdout=demo_out)
+    tomorrow = (today_shanghai() + dt.timedelta(days=1)).isoformat()
+    assert f"plan-visits --date {tomorrow}" in demo_out.getvalue()
+    assert [t.members.count() for t in FieldTeam.objects.order_by("name")] == [2, 2]
+    assert VisitCase.objects.filter(status="allocated").count() >= 4
+
+    output = plan_visits("--date", tomorrow, "--seconds", "2")
+
+    assert RouteStop.objects.filter(route__day=tomorrow).count() >= 4
+    assert "== 外访一组" in output and "== 外访二组" in output

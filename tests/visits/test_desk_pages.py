@@ -16,7 +16,7 @@ from tests.visits.planning_helpers import allocated, next_weekday
 
 
 def browser(user) -> Browser:
-    b = Browser()
+    b = Browser(headers={"accept-language": "en"})
     b.force_login(user)
     return b
 

@@ -19,6 +19,7 @@ from cuishou.cases.choices import CaseStatus
 from cuishou.cases.models import Case
 from cuishou.engine.services import portfolio_recompute
 from cuishou.portfolio.demo.generate import DemoClient, generate_portfolio, portfolio_zip
+from cuishou.portfolio.demo.visits import demo_visits
 from cuishou.portfolio.importer import import_portfolio
 from cuishou.portfolio.models import Client, Product
 from cuishou.portfolio.services import client_add
@@ -41,6 +42,8 @@ DEMO_LOGINS: tuple[DemoLogin, ...] = (
     DemoLogin("collector2", Role.COLLECTOR, "张催收"),
     DemoLogin("visitor1", Role.FIELD_VISITOR, "刘外访"),
     DemoLogin("visitor2", Role.FIELD_VISITOR, "陈外访"),
+    DemoLogin("visitor3", Role.FIELD_VISITOR, "杨外访"),
+    DemoLogin("visitor4", Role.FIELD_VISITOR, "黄外访"),
     DemoLogin("risk", Role.RISK_MANAGER, "赵风控"),
     DemoLogin("legal", Role.LEGAL_OFFICER, "孙法务"),
     DemoLogin("compliance", Role.COMPLIANCE_OFFICER, "周合规"),
@@ -60,6 +63,7 @@ class DemoResult:
     loans: int = 0
     engine: dict[str, int] = field(default_factory=dict)
     assigned: dict[str, int] = field(default_factory=dict)
+    visit_issue: str = ""
 
 
 def demo_exists() -> bool:
@@ -205,4 +209,5 @@ def demo_build(*, accounts: int, seed: int, today: dt.date) -> DemoResult:
         result.clients = [c.code for c in clients]
         result.engine = portfolio_recompute(as_of=today, actor=admin)
         result.assigned = _assign_round_robin(admin, [users[name] for name in COLLECTORS])
+        result.visit_issue = demo_visits(admin=admin, users=users, today=today)
     return result

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import time
 import unicodedata
 from typing import Any
@@ -75,6 +76,15 @@ class Command(BaseCommand):
                     "seconds": time.monotonic() - started,
                 }
             )
+            if result.visit_issue:
+                tomorrow = today + dt.timedelta(days=1)
+                self.stdout.write(
+                    _(
+                        "Field visits: issue %(issue)s confirmed and allocated to 外访一组 and "
+                        "外访二组; plan it with `cuishou plan-visits --date %(day)s`."
+                    )
+                    % {"issue": result.visit_issue, "day": tomorrow.isoformat()}
+                )
         self._print_logins(options["address"])
         if not options["no_serve"]:
             # No autoreloader: it would run this command again in a child process.

@@ -186,3 +186,12 @@ def approved_route(world: VisitWorld, *, team: int = 0, day: dt.date | None = No
         )
         RouteStop.objects.create(route=route, visit_case=vc, address=address, seq=seq)
     return route
+
+
+@pytest.fixture
+def evday(world: VisitWorld) -> VisitWorld:
+    """The world with the first team's route, its first stop arrived at 20 minutes ago
+    (``world.route``, ``world.stop``, ``world.visitor``) — the evidence tests' day."""
+    from tests.visits.evidencehelp import make_evidence_day
+
+    return make_evidence_day(world)

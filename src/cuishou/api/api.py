@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError
 
-from cuishou.api import cases, loans, notices, payments, plans, workbench
+from cuishou.api import cases, loans, notices, payments, plans, visits, workbench
 from cuishou.api.auth import API_AUTH, request_user
 from cuishou.api.schemas import MeOut
 from cuishou.cases.selectors import user_may_reveal_pii
@@ -81,3 +81,5 @@ api.add_router("/settlements", plans.settlement_router)
 api.add_router("/receipts", plans.receipt_router)
 api.add_router("/notices", notices.router)
 api.add_router("/cases", notices.case_router)
+api.add_router("/visits", visits.router)
+api.add_router("/cases", visits.case_router)

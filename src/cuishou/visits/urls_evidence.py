@@ -1,3 +1,9 @@
-from django.urls import URLPattern, URLResolver
+"""Evidence files, served to the users who may see the case."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, path
+
+from cuishou.visits import views_evidence
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("<int:pk>/file", views_evidence.evidence_file, name="evidence_file"),
+]

@@ -189,3 +189,37 @@ def test_the_list_pages_take_a_fixed_number_of_queries(world):
     assert _queries(risk, reverse("visits:desk-issues")) == issues_1
     assert _queries(risk, reverse("visits:desk-approvals")) == approvals_1
     assert issues_1 <= 12 and approvals_1 <= 16
+
+
+def test_a_phone_stage_case_is_added_for_an_anti_fraud_check_by_its_contract_number(world):
+    from tests.factories import CaseFactory, DebtorFactory, LoanFactory, make_id_number
+
+    debtor = DebtorFactory(name="赵欺诈", id_number=make_id_number(900))
+    LoanFactory(client=world.bank, debtor=debtor, contract_no="HT-XC-001")
+    suspect = CaseFactory(client=world.bank, debtor=debtor, stage="phone")
+    b = browser(world.risk)
+    form = {
+        "team_lead": world.lead.pk,
+        "case": [world.cases[0].pk],
+        "other_contracts": "HT-XC-001\nHT-NOPE-9",
+        "other_purpose": "investigate",
+        "other_due": "2026-12-31",
+    }
+    refused = b.post(reverse("visits:desk-issue-new"), form)
+    assert refused.status_code == 400
+    assert "No open case in your scope has the contract number HT-NOPE-9." in (
+        refused.content.decode()
+    )
+    assert not VisitIssue.objects.exists()
+    not_for_collection = b.post(
+        reverse("visits:desk-issue-new"),
+        {**form, "other_contracts": "HT-XC-001", "other_purpose": "collect"},
+    )
+    assert not_for_collection.status_code == 400 and not VisitIssue.objects.exists()
+
+    b.post(reverse("visits:desk-issue-new"), {**form, "other_contracts": "HT-XC-001"})
+
+    issue = VisitIssue.objects.get()
+    assert issue.declared_count == 2
+    added = VisitCase.objects.get(case=suspect)
+    assert (added.purpose, str(added.due_by)) == ("investigate", "2026-12-31")

@@ -204,7 +204,10 @@ class Route(models.Model):
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), blank=True)
     visitors = models.ManyToManyField(
-        "accounts.User", verbose_name=_("visitors who went"), blank=True, related_name="visited_routes"
+        "accounts.User",
+        verbose_name=_("visitors who went"),
+        blank=True,
+        related_name="visited_routes",
     )
     departed_at = models.DateTimeField(_("departed at"), null=True, blank=True)
     departure_recorded_by = models.ForeignKey(

@@ -41,6 +41,38 @@ def issuable_cases(user: Any, *, limit: int = 300) -> list[Case]:
     )
 
 
+def cases_by_contract(user: Any, text: str) -> tuple[list[Case], list[str]]:
+    """The open cases (in ``user``'s scope) of the contract numbers in ``text`` (one per
+    line, or separated by commas or spaces), in the order given, and the numbers that name
+    no such case."""
+    from cuishou.portfolio.models import Loan
+
+    numbers = list(dict.fromkeys(n for n in text.replace(",", " ").split() if n))
+    if not numbers:
+        return [], []
+    loans = Loan.objects.filter(contract_no__in=numbers).values_list(
+        "contract_no", "client_id", "debtor_id"
+    )
+    keys: dict[str, set[tuple[int, int]]] = {}
+    for number, client_id, debtor_id in loans:
+        keys.setdefault(number, set()).add((client_id, debtor_id))
+    pairs = {pair for found in keys.values() for pair in found}
+    open_cases = {
+        (c.client_id, c.debtor_id): c
+        for c in case_visible_queryset(user)
+        .filter(status__in=OPEN_STATUSES, debtor_id__in={d for _c, d in pairs})
+        .select_related("debtor", "client")
+    }
+    found, missing = [], []
+    for number in numbers:
+        hits = [open_cases[p] for p in sorted(keys.get(number, ())) if p in open_cases]
+        if hits:
+            found.extend(h for h in hits if h not in found)
+        else:
+            missing.append(number)
+    return found, missing
+
+
 def issue_cases(issue: VisitIssue) -> list[VisitCase]:
     return list(
         issue.cases.select_related("case__debtor", "team", "address").order_by("-amount", "pk")

@@ -37,6 +37,7 @@ from cuishou.visits.planning import (
     visits_plan,
 )
 from cuishou.visits.selectors_desk import (
+    cases_by_contract,
     day_routes,
     issuable_cases,
     issue_cases,
@@ -71,6 +72,38 @@ def _day(value: str | None) -> dt.date | None:
 
 
 # --- issues ---------------------------------------------------------------------------
+
+
+# An anti-fraud check (协查) or evidence for litigation may be asked for any open case, at
+# whatever stage: such cases are added by contract number on the new-issue page.
+_OTHER_PURPOSES = (VisitPurpose.INVESTIGATE, VisitPurpose.EVIDENCE)
+
+
+def _other_items(user: Any, data: Any, *, already: set[int]) -> list[IssueItem]:
+    text = data.get("other_contracts", "")
+    if not text.strip():
+        return []
+    purpose = data.get("other_purpose", "")
+    if purpose not in _OTHER_PURPOSES:
+        raise ValidationError(
+            {"other_purpose": [_("Cases added by contract number are for 协查 or evidence.")]}
+        )
+    due = data.get("other_due", "")
+    try:
+        due_by = dt.date.fromisoformat(due) if due else None
+    except ValueError:
+        raise ValidationError({"other_due": [_("The due date is not a date.")]}) from None
+    found, missing = cases_by_contract(user, text)
+    if missing:
+        raise ValidationError(
+            {
+                "other_contracts": [
+                    _("No open case in your scope has the contract number %(numbers)s.")
+                    % {"numbers": ", ".join(missing)}
+                ]
+            }
+        )
+    return [IssueItem(case=c, purpose=purpose, due_by=due_by) for c in found if c.pk not in already]
 
 
 @login_required
@@ -120,6 +153,7 @@ def issue_new(request: HttpRequest) -> HttpResponse:
                         {"due_by": [_("Case %(id)s: the due date is not a date.") % {"id": cid}]}
                     ) from None
                 items.append(IssueItem(case=case, purpose=purpose, due_by=due_by))
+            items.extend(_other_items(user, request.POST, already={i.case.pk for i in items}))
             issue = visit_issue_create(
                 actor=user, team_lead=lead, items=items, note=request.POST.get("note", "")
             )
@@ -143,6 +177,7 @@ def issue_new(request: HttpRequest) -> HttpResponse:
             "cases": cases,
             "leads": leads,
             "purposes": VisitPurpose.choices,
+            "other_purposes": [(p.value, p.label) for p in _OTHER_PURPOSES],
             "chosen": chosen,
             "error": error,
             "values": request.POST,

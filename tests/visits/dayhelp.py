@@ -30,8 +30,10 @@ def at(hour: int, minute: int = 0, day: dt.date | None = None) -> dt.datetime:
 def check_out_all(world: VisitWorld, route: Route, kinds: Any = ISSUED_EQUIPMENT) -> None:
     for visitor in route.team.members.all():
         for kind in kinds:
-            label = "" if kind in (EquipmentKind.INTRODUCTION, EquipmentKind.CASE_MATERIALS) else (
-                f"{kind}-{visitor.username}"
+            label = (
+                ""
+                if kind in (EquipmentKind.INTRODUCTION, EquipmentKind.CASE_MATERIALS)
+                else (f"{kind}-{visitor.username}")
             )
             equipment_check_out(
                 actor=world.risk,

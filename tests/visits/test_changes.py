@@ -22,8 +22,12 @@ def route(world, introduction):
 
 def _ask(world, route, kind, seq, **kw):  # type: ignore[no-untyped-def]
     return route_change_request(
-        actor=world.visitors[0], route=route, kind=kind, stop=stop(route, seq),
-        reason=kw.pop("reason", "地铁停运"), payload=kw.pop("payload", None),
+        actor=world.visitors[0],
+        route=route,
+        kind=kind,
+        stop=stop(route, seq),
+        reason=kw.pop("reason", "地铁停运"),
+        payload=kw.pop("payload", None),
     )
 
 
@@ -35,7 +39,9 @@ def test_an_accepted_reorder_lets_the_team_take_a_later_stop_first(world, route)
     third.refresh_from_db()
     assert third.seq == 1
     assert [s.visit_case.case.debtor.name for s in route.stops.order_by("seq")] == [
-        "李娜", "张伟", "王芳",
+        "李娜",
+        "张伟",
+        "王芳",
     ]
     assert arrive(world, third).status == StopStatus.ARRIVED
 
@@ -45,7 +51,9 @@ def test_a_reorder_after_a_done_stop_moves_right_after_it(world, route):
     change = _ask(world, route, "reorder", 3)
     route_change_decide(actor=world.risk, change=change, accept=True)
     assert [s.visit_case.case.debtor.name for s in route.stops.order_by("seq")] == [
-        "张伟", "李娜", "王芳",
+        "张伟",
+        "李娜",
+        "王芳",
     ]
 
 

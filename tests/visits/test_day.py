@@ -86,7 +86,9 @@ def test_missing_equipment_at_departure_is_named(world, route):
     with pytest.raises(ValidationError) as e:
         route_depart(actor=world.visitors[0], route=route, visitors=world.visitors[:2], at=at(9))
     lines = _errors(e)["equipment"]
-    assert any("外访员 孙 has not checked out" in line and "Camera (相机)" in line for line in lines)
+    assert any(
+        "外访员 孙 has not checked out" in line and "Camera (相机)" in line for line in lines
+    )
     assert not any("Work badge" in line for line in lines)
 
 
@@ -126,7 +128,10 @@ def test_an_arrival_is_timed_located_and_a_far_one_flagged(world, route):
     # 0.01° of latitude is about 1.1 km: flagged, not refused.
     s2 = stop(route, 2)
     far = stop_arrive(
-        actor=world.visitors[1], stop=s2, at=at(10), lat=s2.address.lat + Decimal("0.01"),
+        actor=world.visitors[1],
+        stop=s2,
+        at=at(10),
+        lat=s2.address.lat + Decimal("0.01"),
         lon=s2.address.lon,
     )
     assert far.arrival_far and 1000 < far.arrival_distance_m < 1200
@@ -152,7 +157,11 @@ def test_a_related_persons_address_only_where_the_third_party_rules_allow(world,
     spouse = world.cases[0].debtor.related_persons.get()
     with pytest.raises(ContactBlocked) as e:
         stop_arrive(
-            actor=world.visitors[0], stop=stop(route, 1), at=at(9, 30), lat=None, lon=None,
+            actor=world.visitors[0],
+            stop=stop(route, 1),
+            at=at(9, 30),
+            lat=None,
+            lon=None,
             related_person=spouse,
         )
     assert "cn.third_party_only_when_unreachable" in e.value.decision.rule_ids
@@ -160,8 +169,13 @@ def test_a_related_persons_address_only_where_the_third_party_rules_allow(world,
     phone = world.cases[0].debtor.contact_points.get()
     for minutes in (1, 2, 3):
         ContactAttempt.objects.create(
-            case=world.cases[0], channel="call", contact_point=phone, party="nobody",
-            outcome="no_answer", attempted_at=at(9, minutes), actor=world.visitors[0],
+            case=world.cases[0],
+            channel="call",
+            contact_point=phone,
+            party="nobody",
+            outcome="no_answer",
+            attempted_at=at(9, minutes),
+            actor=world.visitors[0],
         )
     s = stop_arrive(
         actor=world.visitors[0], stop=stop(route, 1), at=at(9, 30), related_person=spouse
@@ -197,7 +211,10 @@ def test_debtor_met_with_a_promise_logs_a_visit_and_the_promise(world, route):
     depart(world, route)
     s = arrive(world, stop(route, 1))
     done = complete(
-        world, s, outcome="debtor_met", details=DEBTOR_MET,
+        world,
+        s,
+        outcome="debtor_met",
+        details=DEBTOR_MET,
         promise=[(at(9).date() + dt.timedelta(days=7), Decimal("3000.00"))],
     )
     assert done.status == StopStatus.DONE
@@ -214,16 +231,25 @@ def test_debtor_met_with_a_promise_logs_a_visit_and_the_promise(world, route):
         (
             "related_met",
             {
-                "name": "张伟的同事", "relationship": "colleague", "situation": "在外地出差",
-                "working_contact": "13900001111", "message_passed": True,
-                "willing_to_pay": False, "notice_signed": True,
+                "name": "张伟的同事",
+                "relationship": "colleague",
+                "situation": "在外地出差",
+                "working_contact": "13900001111",
+                "message_passed": True,
+                "willing_to_pay": False,
+                "notice_signed": True,
             },
             "third_party",
             "related",
         ),
         ("nobody_home", None, "no_answer", "nobody"),
         ("address_invalid", {"reason": "门牌不存在，物业确认"}, "wrong_number", "nobody"),
-        ("moved", {"reason": "邻居说已搬走", "new_address": "浦东新区某路1号"}, "wrong_number", "nobody"),
+        (
+            "moved",
+            {"reason": "邻居说已搬走", "new_address": "浦东新区某路1号"},
+            "wrong_number",
+            "nobody",
+        ),
     ],
 )
 def test_each_outcome_is_logged_with_its_code(world, route, outcome, details, code, party):
@@ -264,13 +290,22 @@ def test_a_met_outcome_needs_the_notice_signed_or_a_reason(world, route):
     depart(world, route)
     s = arrive(world, stop(route, 1))
     with pytest.raises(ValidationError) as e:
-        complete(world, s, outcome="debtor_met", details={"identity_verified": True,
-                                                         "contacts_verified": True})
+        complete(
+            world,
+            s,
+            outcome="debtor_met",
+            details={"identity_verified": True, "contacts_verified": True},
+        )
     assert "or say why it was not signed" in _errors(e)["notice_signed"][0]
     done = complete(
-        world, s, outcome="debtor_met",
-        details={"identity_verified": True, "contacts_verified": True,
-                 "notice_unsigned_reason": "拒绝签字"},
+        world,
+        s,
+        outcome="debtor_met",
+        details={
+            "identity_verified": True,
+            "contacts_verified": True,
+            "notice_unsigned_reason": "拒绝签字",
+        },
     )
     assert done.details["notice_unsigned_reason"] == "拒绝签字"
 

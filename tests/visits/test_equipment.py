@@ -66,13 +66,21 @@ def test_check_out_needs_the_risk_manager_a_signature_a_serial_and_a_team_member
     route = approved_route(world)
     with pytest.raises(PermissionDenied):
         equipment_check_out(
-            actor=world.lead, route=route, visitor=world.visitors[0], kind="camera",
-            label="C1", signature="孙",
+            actor=world.lead,
+            route=route,
+            visitor=world.visitors[0],
+            kind="camera",
+            label="C1",
+            signature="孙",
         )
     with pytest.raises(ValidationError) as e:
         equipment_check_out(
-            actor=world.risk, route=route, visitor=world.visitors[2], kind="camera",
-            label="", signature=" ",
+            actor=world.risk,
+            route=route,
+            visitor=world.visitors[2],
+            kind="camera",
+            label="",
+            signature=" ",
         )
     errors = e.value.message_dict
     assert "not a visitor of this route's team" in errors["visitor"][0]
@@ -83,13 +91,22 @@ def test_check_out_needs_the_risk_manager_a_signature_a_serial_and_a_team_member
 def test_an_item_is_checked_out_once_per_route_and_returned_once(world):
     route = approved_route(world)
     loan = equipment_check_out(
-        actor=world.risk, route=route, visitor=world.visitors[0], kind="recorder",
-        label="R-7", signature="孙", at=at(8, 30),
+        actor=world.risk,
+        route=route,
+        visitor=world.visitors[0],
+        kind="recorder",
+        label="R-7",
+        signature="孙",
+        at=at(8, 30),
     )
     with pytest.raises(ValidationError, match="already checked out"):
         equipment_check_out(
-            actor=world.risk, route=route, visitor=world.visitors[0], kind="recorder",
-            label="R-8", signature="孙",
+            actor=world.risk,
+            route=route,
+            visitor=world.visitors[0],
+            kind="recorder",
+            label="R-8",
+            signature="孙",
         )
     back = equipment_return(actor=world.risk, loan=loan, signature="孙", at=at(17))
     assert back.returned_to == world.risk and back.return_signature == "孙"
@@ -111,12 +128,22 @@ def test_anything_not_returned_by_the_end_of_the_day_is_an_alert(world, introduc
     yesterday = at(9).date() - dt.timedelta(days=1)
     route = approved_route(world, day=yesterday)
     camera = equipment_check_out(
-        actor=world.risk, route=route, visitor=world.visitors[0], kind="camera",
-        label="C-1", signature="孙", at=at(8, day=yesterday),
+        actor=world.risk,
+        route=route,
+        visitor=world.visitors[0],
+        kind="camera",
+        label="C-1",
+        signature="孙",
+        at=at(8, day=yesterday),
     )
     recorder = equipment_check_out(
-        actor=world.risk, route=route, visitor=world.visitors[1], kind="recorder",
-        label="R-1", signature="周", at=at(8, day=yesterday),
+        actor=world.risk,
+        route=route,
+        visitor=world.visitors[1],
+        kind="recorder",
+        label="R-1",
+        signature="周",
+        at=at(8, day=yesterday),
     )
     equipment_return(actor=world.risk, loan=recorder, signature="周", at=at(18, day=yesterday))
     alerts = equipment_outstanding()
@@ -125,7 +152,11 @@ def test_anything_not_returned_by_the_end_of_the_day_is_an_alert(world, introduc
     # The same day, before its end, an item still out is not an alert yet.
     today = approved_route(world, team=1)
     equipment_check_out(
-        actor=world.risk, route=today, visitor=world.visitors[2], kind="camera",
-        label="C-2", signature="吴",
+        actor=world.risk,
+        route=today,
+        visitor=world.visitors[2],
+        kind="camera",
+        label="C-2",
+        signature="吴",
     )
     assert [a.loan for a in equipment_outstanding()] == [camera]

@@ -187,7 +187,9 @@ def _audit_blocked(actor: Any, stop: RouteStop, decision: Decision, party: str) 
 
 def _stops(route: Route) -> list[RouteStop]:
     return list(
-        route.stops.select_related("visit_case__case__debtor", "visit_case__case__client", "address")
+        route.stops.select_related(
+            "visit_case__case__debtor", "visit_case__case__client", "address"
+        )
         .order_by("seq")
         .all()
     )
@@ -212,9 +214,7 @@ def route_depart(
         raise ValidationError(
             {
                 "route": [
-                    _(
-                        "Nobody can start a route that is not approved: this one is %(status)s."
-                    )
+                    _("Nobody can start a route that is not approved: this one is %(status)s.")
                     % {"status": route.get_status_display()}
                 ]
             }

@@ -47,7 +47,9 @@ def detail_lines(stop: RouteStop) -> list[str]:
     lines: list[str] = []
     if stop.outcome == StopOutcome.DEBTOR_MET:
         lines.append(_("Identity verified: %(v)s") % {"v": _yes(d.get("identity_verified"))})
-        lines.append(_("Phones and address verified: %(v)s") % {"v": _yes(d.get("contacts_verified"))})
+        lines.append(
+            _("Phones and address verified: %(v)s") % {"v": _yes(d.get("contacts_verified"))}
+        )
     elif stop.outcome == StopOutcome.RELATED_MET:
         lines.append(
             _("Met %(name)s (%(relationship)s)")
@@ -83,16 +85,15 @@ def detail_lines(stop: RouteStop) -> list[str]:
             lines.append(_("Collection notice signed"))
         else:
             lines.append(
-                _("Collection notice not signed: %(v)s") % {"v": d.get("notice_unsigned_reason", "")}
+                _("Collection notice not signed: %(v)s")
+                % {"v": d.get("notice_unsigned_reason", "")}
             )
     if stop.fraud_finding:
         lines.append(
             _("Investigation finding: %(v)s") % {"v": FraudFinding(stop.fraud_finding).label}
         )
     if stop.promise_id:
-        lines.append(
-            _("Promise to pay: %(amount)s") % {"amount": f"{stop.promise.amount:,.2f}"}
-        )
+        lines.append(_("Promise to pay: %(amount)s") % {"amount": f"{stop.promise.amount:,.2f}"})
     if stop.notes:
         lines.append(_("Notes: %(v)s") % {"v": stop.notes})
     return lines
@@ -190,9 +191,7 @@ def report_draft(route: Route) -> dict[str, Any]:
     ]
     visitors = [str(v) for v in sorted(route.visitors.all(), key=lambda u: u.pk)]
     done = [s for s in stops if s.status == StopStatus.DONE]
-    met = sum(
-        1 for s in done if s.outcome in (StopOutcome.DEBTOR_MET, StopOutcome.RELATED_MET)
-    )
+    met = sum(1 for s in done if s.outcome in (StopOutcome.DEBTOR_MET, StopOutcome.RELATED_MET))
     summary = _(
         "%(team)s (%(visitors)s) visited %(done)d of %(stops)d stops on %(day)s, left at "
         "%(out)s and were back at %(back)s; somebody was met at %(met)d."
@@ -271,7 +270,10 @@ def report_submit(*, actor: Any, route: Route, summary: str) -> VisitReport:
     now = timezone.now()
     with transaction.atomic():
         locked = Route.objects.select_for_update().get(pk=route.pk)
-        if locked.status != RouteStatus.RETURNED or VisitReport.objects.filter(route=locked).exists():
+        if (
+            locked.status != RouteStatus.RETURNED
+            or VisitReport.objects.filter(route=locked).exists()
+        ):
             raise ValidationError({"route": [_("The report of this route is already submitted.")]})
         report = VisitReport.objects.create(
             route=locked, summary=summary, content=content, submitted_by=actor, submitted_at=now
@@ -306,7 +308,11 @@ def report_submit(*, actor: Any, route: Route, summary: str) -> VisitReport:
                 target=report,
                 case_id=case.pk,
                 summary=f"visit report {locked.day}",
-                after={"route": locked.pk, "day": locked.day, "sha256": first.sha256 if first else ""},
+                after={
+                    "route": locked.pk,
+                    "day": locked.day,
+                    "sha256": first.sha256 if first else "",
+                },
             )
     return report
 

@@ -60,7 +60,14 @@ from cuishou.visits.equipment import (
     equipment_return,
     route_members,
 )
-from cuishou.visits.models import EquipmentLoan, Evidence, Route, RouteChange, RouteStop, VisitReport
+from cuishou.visits.models import (
+    EquipmentLoan,
+    Evidence,
+    Route,
+    RouteChange,
+    RouteStop,
+    VisitReport,
+)
 from cuishou.visits.report import report_draft, report_review, report_submit, user_may_review
 
 DESK_STATUSES = (
@@ -136,7 +143,9 @@ def _stop_for_visitor(user: Any, pk: int) -> RouteStop:
 
 def _map_url(address: Address) -> str:
     if address.lat is not None and address.lon is not None:
-        return f"https://uri.amap.com/marker?position={address.lon},{address.lat}&name={address.text}"
+        return (
+            f"https://uri.amap.com/marker?position={address.lon},{address.lat}&name={address.text}"
+        )
     return f"https://uri.amap.com/search?keyword={address.text}"
 
 
@@ -173,9 +182,7 @@ def today(request: HttpRequest) -> HttpResponse:
 @login_required
 def route_page(request: HttpRequest, pk: int) -> HttpResponse:
     route = _route_for_visitor(request.user, pk)
-    stops = list(
-        route.stops.select_related("visit_case__case__debtor", "address").order_by("seq")
-    )
+    stops = list(route.stops.select_related("visit_case__case__debtor", "address").order_by("seq"))
     for stop in stops:
         stop.map_url = _map_url(stop.address)  # type: ignore[attr-defined]
     members = route_members(route)
@@ -197,7 +204,9 @@ def route_page(request: HttpRequest, pk: int) -> HttpResponse:
             "members": members,
             "equipment": equipment,
             "changes": changes.order_by("-requested_at"),
-            "next_stop": next((s for s in stops if s.status in (StopStatus.PLANNED, StopStatus.ARRIVED)), None),
+            "next_stop": next(
+                (s for s in stops if s.status in (StopStatus.PLANNED, StopStatus.ARRIVED)), None
+            ),
             "report": VisitReport.objects.filter(route=route).first(),
         },
     )
@@ -245,8 +254,9 @@ def _stop_context(request: HttpRequest, stop: RouteStop) -> dict[str, Any]:
         "findings": FraudFinding.choices,
         "investigate": stop.visit_case.purpose == VisitPurpose.INVESTIGATE,
         "persons": RelatedPerson.objects.filter(debtor_id=stop.visit_case.case.debtor_id),
-        "addresses": Address.objects.filter(debtor_id=stop.visit_case.case.debtor_id, is_valid=True)
-        .exclude(pk=stop.address_id),
+        "addresses": Address.objects.filter(
+            debtor_id=stop.visit_case.case.debtor_id, is_valid=True
+        ).exclude(pk=stop.address_id),
         "evidence": evidence,
         "photo_kinds": [
             (EvidenceKind.DOOR_PHOTO.value, EvidenceKind.DOOR_PHOTO.label),
@@ -416,7 +426,8 @@ def report_page(request: HttpRequest, pk: int) -> HttpResponse:
             "route": route,
             "report": report,
             "content": content,
-            "summary": request.POST.get("summary") or (report.summary if report else content["summary"]),
+            "summary": request.POST.get("summary")
+            or (report.summary if report else content["summary"]),
             "out": equipment_out(route),
         },
     )
@@ -501,7 +512,10 @@ def equipment_out_view(request: HttpRequest, pk: int) -> HttpResponse:
             signature=request.POST.get("signature", ""),
         ),
         _("%(item)s checked out to %(name)s.")
-        % {"item": EquipmentKind(kind).label if kind in EquipmentKind.values else kind, "name": visitor},
+        % {
+            "item": EquipmentKind(kind).label if kind in EquipmentKind.values else kind,
+            "name": visitor,
+        },
     )
     return redirect(reverse("visits:day-equipment") + f"#v{route.pk}-{visitor.pk}")
 
@@ -517,7 +531,8 @@ def equipment_back_view(request: HttpRequest, pk: int) -> HttpResponse:
         lambda: equipment_return(
             actor=request.user, loan=loan, signature=request.POST.get("signature", "")
         ),
-        _("%(item)s returned by %(name)s.") % {"item": loan.get_kind_display(), "name": loan.visitor},
+        _("%(item)s returned by %(name)s.")
+        % {"item": loan.get_kind_display(), "name": loan.visitor},
     )
     return redirect(reverse("visits:day-equipment") + f"#v{loan.route_id}-{loan.visitor_id}")
 
@@ -552,7 +567,9 @@ def lead_desk(request: HttpRequest) -> HttpResponse:
     )
     changes = (
         RouteChange.objects.filter(route__in=routes, status=ChangeStatus.REQUESTED)
-        .select_related("route__team", "stop__visit_case__case__debtor", "stop__address", "requested_by")
+        .select_related(
+            "route__team", "stop__visit_case__case__debtor", "stop__address", "requested_by"
+        )
         .order_by("requested_at")
     )
     address_ids = [c.payload.get("address") for c in changes if c.payload.get("address")]
@@ -564,7 +581,11 @@ def lead_desk(request: HttpRequest) -> HttpResponse:
         .select_related("route__team", "submitted_by", "reviewed_by")
         .order_by("reviewed_at", "-submitted_at")[:50]
     )
-    team_ids = None if request.user.has_perm("visits.approve_route") else routes.values("team_id")
+    team_ids = (
+        None
+        if request.user.has_perm("visits.approve_route")
+        else routes.values_list("team_id", flat=True)
+    )
     return render(
         request,
         "visits/field/lead.html",

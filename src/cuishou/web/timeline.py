@@ -363,9 +363,9 @@ _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
     "visit.stop": _visit_stop,
     "route.change_request": _route_change,
     "route.change_decide": _route_change,
-    "visit.report": lambda e: _("visit report of %(day)s filed in the case") % {
-        "day": (e.after or {}).get("day", "")
-    },
+    "visit.report": lambda e: (
+        _("visit report of %(day)s filed in the case") % {"day": (e.after or {}).get("day", "")}
+    ),
 }
 
 

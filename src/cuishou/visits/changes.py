@@ -37,7 +37,9 @@ def user_may_decide_change(user: Any, route: Route) -> bool:
 def _address_of(payload: dict[str, Any], stop: RouteStop) -> Address:
     address_id = (payload or {}).get("address")
     address = (
-        Address.objects.filter(pk=address_id, debtor_id=stop.visit_case.case.debtor_id).first()
+        Address.objects.filter(
+            pk=int(str(address_id)), debtor_id=stop.visit_case.case.debtor_id
+        ).first()
         if str(address_id or "").isdigit()
         else None
     )
@@ -104,10 +106,7 @@ def route_change_request(
         raise ValidationError(
             {"stop": [_("A change of this stop is already waiting for a decision.")]}
         )
-    if kind == ChangeKind.ADDRESS:
-        payload = {"address": int(payload["address"])}
-    else:
-        payload = {}
+    payload = {"address": int(payload["address"])} if kind == ChangeKind.ADDRESS else {}
     with transaction.atomic():
         change = RouteChange.objects.create(
             route=route,
@@ -170,7 +169,7 @@ def route_change_decide(
         stop = (
             RouteStop.objects.select_for_update()
             .select_related("visit_case__case", "address")
-            .get(pk=locked.stop_id)
+            .get(pk=int(locked.stop_id or 0))
         )
         before: dict[str, Any] = {"seq": stop.seq, "address": stop.address_id}
         if accept:

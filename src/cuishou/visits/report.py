@@ -92,7 +92,7 @@ def detail_lines(stop: RouteStop) -> list[str]:
         lines.append(
             _("Investigation finding: %(v)s") % {"v": FraudFinding(stop.fraud_finding).label}
         )
-    if stop.promise_id:
+    if stop.promise is not None:
         lines.append(_("Promise to pay: %(amount)s") % {"amount": f"{stop.promise.amount:,.2f}"})
     if stop.notes:
         lines.append(_("Notes: %(v)s") % {"v": stop.notes})
@@ -280,7 +280,7 @@ def report_submit(*, actor: Any, route: Route, summary: str) -> VisitReport:
         )
         pdf = report_pdf(report)
         first = None
-        cases = []
+        cases: list[Any] = []
         for stop in locked.stops.select_related("visit_case__case").order_by("seq"):
             case = stop.visit_case.case
             if case.pk in {c.pk for c in cases}:

@@ -159,7 +159,7 @@ def today(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     day = today_shanghai()
     routes = (
-        Route.objects.filter(team__members=request.user)
+        Route.objects.filter(team__members=request.user.pk)
         .filter(
             Q(day=day, status__in=DESK_STATUSES)
             | Q(status__in=[RouteStatus.DEPARTED, RouteStatus.RETURNED])
@@ -409,15 +409,18 @@ def change_request(request: HttpRequest, pk: int) -> HttpResponse:
 def report_page(request: HttpRequest, pk: int) -> HttpResponse:
     route = _route_for_visitor(request.user, pk)
     report = VisitReport.objects.filter(route=route).first()
-    if request.method == "POST" and report is None:
-        if _act(
+    if (
+        request.method == "POST"
+        and report is None
+        and _act(
             request,
             lambda: report_submit(
                 actor=request.user, route=route, summary=request.POST.get("summary", "")
             ),
             _("Report submitted to the team lead."),
-        ):
-            return redirect("visits:field-report", pk=route.pk)
+        )
+    ):
+        return redirect("visits:field-report", pk=route.pk)
     content = report.content if report else report_draft(route)
     return render(
         request,
@@ -434,7 +437,7 @@ def report_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def report_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+def report_pdf(request: HttpRequest, pk: int) -> FileResponse:
     report = get_object_or_404(VisitReport.objects.select_related("route__team", "pdf"), pk=pk)
     route = report.route
     if not (

@@ -211,3 +211,7 @@ def approve_introduction() -> None:
 @pytest.fixture
 def introduction(world: VisitWorld) -> None:
     approve_introduction()
+
+
+# The browser tests' fixtures (Chromium through Playwright, screenshots), shared with web.
+from tests.web.conftest import browser, shots  # noqa: E402, F401

@@ -15,7 +15,7 @@ import pytest
 
 from cuishou.core.timeutil import SHANGHAI, today_shanghai
 from tests.visits.conftest import approve_introduction, approved_route, make_visit_world
-from tests.web.conftest import CHROMIUM, browser, log_in, shots  # noqa: F401 (fixtures)
+from tests.web.conftest import CHROMIUM, log_in
 
 # The uploads go through the evidence service and its test files (another branch).
 pytest.importorskip("cuishou.visits.evidence")

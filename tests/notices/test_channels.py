@@ -203,3 +203,55 @@ def test_a_hand_over_on_a_visit_is_recorded_delivered_and_can_be_returned_no_fur
     assert handed.status == "delivered" and handed.channel == "in_person"
     with pytest.raises(ValidationError, match="cannot become"):
         dispatch_status_set(actor=world.chen, dispatch=handed, status="sent")
+
+
+def test_the_providers_signed_delivery_report_marks_the_sms_delivered_once(
+    world, settings, fast_retries, client
+):
+    import json
+    import time
+
+    from django.urls import reverse
+
+    from cuishou.notices.channels import signature
+
+    doc = _doc(world, "sms-reminder-zh")
+    with sms_gateway() as gw:
+        settings.CUISHOU_SMS_BACKEND, settings.CUISHOU_SMS_URL = "http", gw.url
+        settings.CUISHOU_SMS_SECRET = gw.secret
+        sent = document_send(
+            actor=world.chen, document=doc, channel="sms", contact_point=world.mobile
+        )
+    url = reverse("notices:sms-delivery-report")
+
+    def report(payload: dict, *, secret: str = gw.secret):  # type: ignore[no-untyped-def]
+        body = json.dumps(payload).encode()
+        stamp = str(int(time.time()))
+        return client.post(
+            url,
+            body,
+            content_type="application/json",
+            headers={
+                "X-Cuishou-Timestamp": stamp,
+                "X-Cuishou-Signature": signature(secret, stamp, body),
+            },
+        )
+
+    assert (
+        report({"id": sent.provider_ref, "status": "delivered"}, secret="wrong").status_code == 403
+    )
+    assert report({"id": "gw-999", "status": "delivered"}).status_code == 404
+    assert report({"id": sent.provider_ref, "status": "read"}).status_code == 400
+    sent.refresh_from_db()
+    assert sent.status == "sent"
+
+    assert report({"id": sent.provider_ref, "status": "delivered"}).status_code == 204
+    assert report({"id": sent.provider_ref, "status": "delivered"}).status_code == 204
+    sent.refresh_from_db()
+    assert sent.status == "delivered"
+    reported = AuditEvent.objects.filter(action="dispatch.status", actor_label="sms-provider")
+    assert reported.count() == 1  # the repeat changed nothing
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    conflict = report({"id": sent.provider_ref, "status": "failed", "reason": "late"})
+    assert conflict.status_code == 409
+    assert conflict.json()["detail"] == f"The SMS {sent.provider_ref} is delivered already."

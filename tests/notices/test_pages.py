@@ -408,3 +408,82 @@ def test_delivery_is_recorded_only_by_a_role_that_sends_on_a_case_in_scope(world
         dispatch_status_set(actor=stranger, dispatch=send, status="delivered")
     send.refresh_from_db()
     assert send.status == "sent"
+
+
+# --- the post room --------------------------------------------------------------------
+
+
+def test_the_post_room_prints_the_queued_letters_and_takes_their_tracking_numbers(client, world):
+    t = approved(world.ren, world.gu, **default_spec("collection-notice-zh"))
+    address = world.case.debtor.addresses.get()
+    docs = [document_render(actor=world.ren, case=world.case, template=t) for _ in range(2)]
+    for d in docs:
+        document_send(actor=world.ren, document=d, channel="post", address=address)
+    client.force_login(world.ren)
+    page = _text(client.get(reverse("notices:print-batches")))
+    assert "2 letters wait for the print batch" in page
+    assert all(d.number in page for d in docs)
+
+    page = _text(client.post(reverse("notices:print-batches"), follow=True))
+    batch = world.case.dispatches.first().print_batch
+    assert f"Print batch {batch.number}: 2 letters, one per page." in page
+    assert "0 letters wait for the print batch" in page
+    pdf = client.get(reverse("notices:print-batch-file", args=[batch.number, "pdf"]))
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    import io
+
+    from pypdf import PdfReader
+
+    assert len(PdfReader(io.BytesIO(pdf.content)).pages) >= 2
+    mailing = client.get(reverse("notices:print-batch-file", args=[batch.number, "csv"]))
+    text = mailing.content.decode("utf-8-sig")
+    assert text.splitlines()[0] == "document_number,recipient,address,tracking_number"
+    assert all(d.number in text for d in docs)
+
+    # The mailing list comes back filled in; a line naming a letter of no batch is refused whole.
+    filled = text.replace(f"{docs[0].number},", f"{docs[0].number},", 1)
+    bad = f"{docs[0].number},EMS1\nNOPE-1,EMS2\n"
+    page = _text(
+        client.post(
+            reverse("notices:print-batch-tracking", args=[batch.number]),
+            {"lines": bad},
+            follow=True,
+        )
+    )
+    assert "line 2: NOPE-1 is not in this batch" in page
+    assert not Dispatch.objects.exclude(tracking_number="").exists()
+    lines = "\n".join(f"{d.number},EMS00{i}CN" for i, d in enumerate(docs))
+    upload = SimpleUploadedFile(
+        "mailing.csv", (filled.splitlines()[0] + "\n" + lines).encode("gb18030")
+    )
+    page = _text(
+        client.post(
+            reverse("notices:print-batch-tracking", args=[batch.number]),
+            {"file": upload},
+            follow=True,
+        )
+    )
+    assert f"2 tracking numbers recorded for {batch.number}." in page
+    assert sorted(Dispatch.objects.values_list("tracking_number", flat=True)) == [
+        "EMS000CN",
+        "EMS001CN",
+    ]
+
+
+def test_the_post_room_is_for_roles_that_make_print_batches_and_their_cases(client, world):
+    from tests.factories import UserFactory
+
+    t = approved(world.ren, world.gu, **default_spec("collection-notice-zh"))
+    doc = document_render(actor=world.ren, case=world.case, template=t)
+    document_send(
+        actor=world.ren, document=doc, channel="post", address=world.case.debtor.addresses.get()
+    )
+    client.force_login(world.chen)  # a collector: no print batches
+    assert client.get(reverse("notices:print-batches")).status_code == 403
+    lead = UserFactory(username="lead9", role="team_lead")  # sees none of these cases
+    client.force_login(lead)
+    assert "0 letters wait for the print batch" in _text(
+        client.get(reverse("notices:print-batches"))
+    )
+    client.post(reverse("notices:print-batches"))
+    assert not doc.dispatches.filter(print_batch__isnull=False).exists()

@@ -10,8 +10,8 @@ from django.http import Http404
 
 from cuishou.cases.models import Case
 from cuishou.cases.selectors import case_visible_queryset
-from cuishou.notices.choices import TemplateStatus
-from cuishou.notices.models import Campaign, Dispatch, Document, NoticeTemplate
+from cuishou.notices.choices import DeliveryStatus, SendChannel, TemplateStatus
+from cuishou.notices.models import Campaign, Dispatch, Document, NoticeTemplate, PrintBatch
 
 
 def template_list() -> QuerySet[NoticeTemplate]:
@@ -64,3 +64,34 @@ def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("template", "client", "created_by").order_by(
         "-created_at", "-id"
     )
+
+
+def post_queue_for_user(user: Any) -> QuerySet[Dispatch]:
+    """The letters waiting for the print batch on the cases ``user`` may see, oldest first."""
+    return (
+        Dispatch.objects.filter(
+            channel=SendChannel.POST,
+            status=DeliveryStatus.QUEUED,
+            case__in=case_visible_queryset(user),
+        )
+        .select_related("document", "case__debtor")
+        .order_by("created_at", "id")
+    )
+
+
+def print_batches_for_user(user: Any) -> QuerySet[PrintBatch]:
+    """Print batches holding a letter on a case ``user`` may see, newest first."""
+    return (
+        PrintBatch.objects.filter(dispatches__case__in=case_visible_queryset(user))
+        .distinct()
+        .defer("pdf", "mailing_list")
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def print_batch_get_for_user(user: Any, number: str) -> PrintBatch:
+    batch = PrintBatch.objects.filter(number=number).first()
+    if batch is None or not print_batches_for_user(user).filter(pk=batch.pk).exists():
+        raise Http404
+    return batch

@@ -260,10 +260,11 @@ def dispatch_status_set(
 ) -> Dispatch:
     """Move a send's delivery status forward (delivered, failed, returned, signed).
 
-    ``actor`` None is the system (a provider's delivery report); a person needs the send
+    ``actor`` None or a name is the system (``"sms-provider"``: a delivery report); a
+    person needs the send
     permission (the receipt permission for ``signed``) and the case in their scope. A
     letter marked returned by hand says why."""
-    if actor is not None:
+    if actor is not None and not isinstance(actor, str):
         needed = RECEIPT_PERMISSION if status == DeliveryStatus.SIGNED else SEND_PERMISSION
         if not actor.has_perm(needed):
             raise PermissionDenied(_("This role may not record delivery."))
@@ -365,9 +366,11 @@ def print_batch_create(*, actor: Any, dispatches: Sequence[Dispatch]) -> PrintBa
         rows = list(
             Dispatch.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
-            .select_related("document", "address")
+            .select_related("document", "address", "case")
             .order_by("pk")
         )
+        for d in rows:
+            case_require_in_scope(actor, d.case)
         bad = [
             d.document.number
             for d in rows
@@ -462,3 +465,40 @@ def tracking_numbers_record(*, actor: Any, batch: PrintBatch, text: str) -> int:
                 after={"number": d.document.number, "tracking_number": tracking},
             )
     return len(pairs)
+
+
+# What an SMS provider's delivery report may say, and what the send becomes.
+_REPORTED = {"delivered": DeliveryStatus.DELIVERED, "failed": DeliveryStatus.FAILED}
+
+
+def sms_delivery_report(*, provider_ref: str, status: str, reason: str = "") -> Dispatch:
+    """The provider says an SMS it took (``provider_ref``, the id it answered) was
+    delivered or failed. The same report twice changes nothing; a report for an SMS that
+    is already further on (signed, say) is refused."""
+    new = _REPORTED.get((status or "").strip().lower())
+    if new is None:
+        raise ValidationError({"status": [_("A delivery report says delivered or failed.")]})
+    send = (
+        Dispatch.objects.filter(channel=SendChannel.SMS, provider_ref=provider_ref)
+        .select_related("document")
+        .first()
+        if provider_ref
+        else None
+    )
+    if send is None:
+        raise Dispatch.DoesNotExist(_("No SMS has the provider id %(id)s.") % {"id": provider_ref})
+    if send.status == new:
+        return send
+    if new not in DELIVERY_MOVES.get(send.status, frozenset()):
+        raise DeliveryConflictError(
+            _("The SMS %(id)s is %(status)s already.")
+            % {"id": provider_ref, "status": send.get_status_display().lower()}
+        )
+    failed = new == DeliveryStatus.FAILED
+    return dispatch_status_set(
+        actor="sms-provider", dispatch=send, status=new, reason=reason if failed else ""
+    )
+
+
+class DeliveryConflictError(Exception):
+    """A delivery report for a send that is already further on."""

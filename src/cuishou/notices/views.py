@@ -7,15 +7,18 @@ tracking number, signed receipt); campaigns (list, new, progress and report)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cuishou.cases.choices import Stage
@@ -24,6 +27,7 @@ from cuishou.cases.selectors import case_get_for_user
 from cuishou.compliance.check import ContactBlocked
 from cuishou.core.timeutil import today_shanghai
 from cuishou.notices.campaigns import CAMPAIGN_PERMISSION, campaign_create, campaign_report
+from cuishou.notices.channels import signature_ok
 from cuishou.notices.choices import (
     LETTER_KINDS,
     Audience,
@@ -42,14 +46,20 @@ from cuishou.notices.selectors import (
     case_documents,
     document_by_number,
     document_get_for_user,
+    post_queue_for_user,
+    print_batch_get_for_user,
+    print_batches_for_user,
     template_list,
     templates_sendable,
 )
 from cuishou.notices.sends import (
     BATCH_PERMISSION,
     SEND_PERMISSION,
+    DeliveryConflictError,
     dispatch_status_set,
     document_send,
+    print_batch_create,
+    sms_delivery_report,
     tracking_numbers_record,
 )
 from cuishou.notices.templates import (
@@ -537,3 +547,120 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "htmx", False) and request.htmx.target == "campaign-progress":  # type: ignore[attr-defined]
         return render(request, "notices/campaign_detail.html#progress", context)
     return render(request, "notices/campaign_detail.html", context)
+
+
+# At most this many letters go into one print batch (one PDF to print and post).
+PRINT_BATCH_MAX = 500
+
+
+@login_required
+@permission_required(BATCH_PERMISSION, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def print_batch_page(request: HttpRequest) -> HttpResponse:
+    """The post room: letters waiting to be printed, a new print batch of them, the
+    batches made (PDF, mailing list, tracking numbers)."""
+    queue = post_queue_for_user(request.user)
+    if request.method == "POST":
+        letters = list(queue[:PRINT_BATCH_MAX])
+        if not letters:
+            messages.error(request, _("No letter waits for the print batch."))
+        else:
+            try:
+                batch = print_batch_create(actor=request.user, dispatches=letters)
+            except (PermissionDenied, ValidationError) as exc:
+                messages.error(
+                    request, _errors(exc) if isinstance(exc, ValidationError) else str(exc)
+                )
+            else:
+                messages.success(
+                    request,
+                    _("Print batch %(number)s: %(n)d letters, one per page.")
+                    % {"number": batch.number, "n": batch.letters},
+                )
+        return redirect("notices:print-batches")
+    return render(
+        request,
+        "notices/print_batches.html",
+        {
+            "waiting": list(queue[:200]),
+            "waiting_count": queue.count(),
+            "batch_max": PRINT_BATCH_MAX,
+            "batches": list(print_batches_for_user(request.user)[:100]),
+        },
+    )
+
+
+@login_required
+@permission_required(BATCH_PERMISSION, raise_exception=True)
+def print_batch_file(request: HttpRequest, number: str, what: str) -> HttpResponse:
+    batch = print_batch_get_for_user(request.user, number)
+    if what == "pdf":
+        response = HttpResponse(bytes(batch.pdf), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{batch.number}.pdf"'
+        response["X-Content-SHA256"] = batch.sha256
+        return response
+    response = HttpResponse("\ufeff" + batch.mailing_list, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{batch.number}-mailing.csv"'
+    return response
+
+
+@login_required
+@permission_required(BATCH_PERMISSION, raise_exception=True)
+@require_POST
+def print_batch_tracking(request: HttpRequest, number: str) -> HttpResponse:
+    """Tracking numbers for a batch: pasted lines or the mailing list filled in (CSV)."""
+    batch = print_batch_get_for_user(request.user, number)
+    text = request.POST.get("lines", "")
+    upload = request.FILES.get("file")
+    if upload is not None:
+        raw = upload.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030", errors="replace")
+    try:
+        n = tracking_numbers_record(actor=request.user, batch=batch, text=text)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(
+            request,
+            _("%(n)d tracking numbers recorded for %(number)s.") % {"n": n, "number": batch.number},
+        )
+    return redirect("notices:print-batches")
+
+
+@csrf_exempt
+@require_POST
+def sms_delivery_report_view(request: HttpRequest) -> HttpResponse:
+    """The SMS provider's delivery report: JSON ``{"id", "status": "delivered"|"failed",
+    "reason"}``, signed as our requests to it are (``X-Cuishou-Timestamp``,
+    ``X-Cuishou-Signature``). 204 when recorded (or already so), 403 for a bad signature,
+    404 for an id we never sent, 400 for a report we cannot read, 409 when the SMS is
+    already further on."""
+    body = request.body
+    if not signature_ok(
+        settings.CUISHOU_SMS_SECRET,
+        request.headers.get("X-Cuishou-Timestamp", ""),
+        body,
+        request.headers.get("X-Cuishou-Signature", ""),
+    ):
+        return JsonResponse({"detail": "bad signature"}, status=403)
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError
+        sms_delivery_report(
+            provider_ref=str(data.get("id") or ""),
+            status=str(data.get("status") or ""),
+            reason=str(data.get("reason") or ""),
+        )
+    except ValueError:
+        return JsonResponse({"detail": "the body is not a JSON object"}, status=400)
+    except Dispatch.DoesNotExist as exc:
+        return JsonResponse({"detail": str(exc)}, status=404)
+    except ValidationError as exc:
+        return JsonResponse({"detail": _errors(exc)}, status=400)
+    except DeliveryConflictError as exc:
+        return JsonResponse({"detail": str(exc)}, status=409)
+    return HttpResponse(status=204)

@@ -41,7 +41,7 @@ class FieldTeam(models.Model):
         _USER, verbose_name=_("team lead"), on_delete=models.PROTECT, related_name="field_teams"
     )
     members = models.ManyToManyField(
-        _USER, verbose_name=_("field visitors"), related_name="field_team_memberships"
+        "accounts.User", verbose_name=_("field visitors"), related_name="field_team_memberships"
     )
     city = models.CharField(_("city"), max_length=50, blank=True)
     base = models.CharField(_("starts from"), max_length=300, blank=True)
@@ -204,7 +204,10 @@ class Route(models.Model):
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), blank=True)
     visitors = models.ManyToManyField(
-        _USER, verbose_name=_("visitors who went"), blank=True, related_name="visited_routes"
+        "accounts.User",
+        verbose_name=_("visitors who went"),
+        blank=True,
+        related_name="visited_routes",
     )
     departed_at = models.DateTimeField(_("departed at"), null=True, blank=True)
     departure_recorded_by = models.ForeignKey(

@@ -19,6 +19,7 @@ from cuishou.core.timeutil import SHANGHAI
 from cuishou.visits.choices import (
     PHOTO_KINDS,
     ChangeStatus,
+    EvidenceFlag,
     EvidenceKind,
     FraudFinding,
     RouteStatus,
@@ -120,20 +121,20 @@ def stop_problems(stop: RouteStop, evidence: list[Evidence]) -> list[str]:
         out.append(_("Notice signed but no receipt uploaded"))
     for e in evidence:
         for flag in e.flags or []:
-            code = flag.get("code", "") if isinstance(flag, dict) else str(flag)
-            text = flag.get("message", "") if isinstance(flag, dict) else ""
-            label = _flag_label(code)
-            out.append(f"{e.get_kind_display()}: {text or label}")
+            out.append(f"{e.get_kind_display()}: {flag_text(flag)}")
     return out
 
 
-def _flag_label(code: str) -> str:
-    from cuishou.visits.choices import EvidenceFlag
-
+def flag_text(flag: Any) -> str:
+    """An evidence flag ({"code", "detail"}) as a reader sees it: the flag's label in the
+    active language, then what the check saw."""
+    code = flag.get("code", "") if isinstance(flag, dict) else str(flag)
+    detail = flag.get("detail", "") if isinstance(flag, dict) else ""
     try:
-        return str(EvidenceFlag(code).label)
+        label = str(EvidenceFlag(code).label)
     except ValueError:
-        return code
+        label = code
+    return f"{label} ({detail})" if detail else label
 
 
 def report_draft(route: Route) -> dict[str, Any]:

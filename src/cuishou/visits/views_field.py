@@ -68,7 +68,13 @@ from cuishou.visits.models import (
     RouteStop,
     VisitReport,
 )
-from cuishou.visits.report import report_draft, report_review, report_submit, user_may_review
+from cuishou.visits.report import (
+    flag_text,
+    report_draft,
+    report_review,
+    report_submit,
+    user_may_review,
+)
 
 DESK_STATUSES = (
     RouteStatus.APPROVED,
@@ -241,6 +247,8 @@ def return_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _stop_context(request: HttpRequest, stop: RouteStop) -> dict[str, Any]:
     evidence = list(Evidence.objects.filter(stop=stop).order_by("uploaded_at", "pk"))
+    for item in evidence:
+        item.flag_lines = [flag_text(f) for f in item.flags or []]  # type: ignore[attr-defined]
     return {
         "stop": stop,
         "route": stop.route,
@@ -268,7 +276,7 @@ def _stop_context(request: HttpRequest, stop: RouteStop) -> dict[str, Any]:
         "change_kinds": ChangeKind.choices,
         "open_change": stop.changes.filter(status=ChangeStatus.REQUESTED).first(),
         "today": today_shanghai(),
-        "went": stop.route.visitors.filter(pk=request.user.pk).exists(),
+        "went": stop.route.visitors.filter(pk=request.user.pk or 0).exists(),
     }
 
 

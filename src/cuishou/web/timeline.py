@@ -360,6 +360,7 @@ _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
     "portfolio.import": _portfolio_import,
     "loan.update": _loan_update,
     "visit.arrive": _visit_arrive,
+    "evidence.add": _evidence_line,
     "visit.stop": _visit_stop,
     "route.change_request": _route_change,
     "route.change_decide": _route_change,

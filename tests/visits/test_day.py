@@ -375,3 +375,21 @@ def test_the_statements_name_the_time_both_visitors_the_debtor_and_the_address(w
     assert "开始对客户张伟的单位地址上海市浦东新区世纪大道100号进行外访，现在开始录音。" in opening
     assert said["closing"]["zh"].endswith("的外访，现在关闭录音。")
     assert "09:35" in said["opening"]["en"] and "work address" in said["opening"]["en"]
+
+
+def test_the_case_timeline_reads_the_arrival_and_the_outcome(world, route):
+    from django.utils import translation
+
+    from cuishou.web.timeline import describe_event
+
+    depart(world, route)
+    complete(world, arrive(world, stop(route, 1)))
+    events = AuditEvent.objects.filter(case_id=world.cases[0].pk)
+    with translation.override("en"):
+        lines = [describe_event(e) for e in events.order_by("seq")]
+    assert "visit stop 1: arrived at 上海市浦东新区世纪大道100号 (0 m)" in lines
+    assert (
+        "visit stop 1: Nobody home (无人应门); legal notice sealed into the debtor's own mailbox"
+        in lines
+    )
+    assert "Visit (外访), Nobody (未接通): No answer (无人接听)" in lines

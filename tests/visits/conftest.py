@@ -195,3 +195,32 @@ def evday(world: VisitWorld) -> VisitWorld:
     from tests.visits.evidencehelp import make_evidence_day
 
     return make_evidence_day(world)
+
+
+# --- the visit day (equipment, departure, stops, return, report) ------------------------
+
+
+def approve_introduction() -> None:
+    """The default letters of introduction, written and approved by two compliance
+    officers (what an office does once before its first visit day)."""
+    from cuishou.notices.defaults import DEFAULTS
+    from cuishou.notices.models import NoticeTemplate
+    from cuishou.notices.templates import template_create, template_decide
+
+    if NoticeTemplate.objects.filter(kind="introduction", status="approved").exists():
+        return
+    author = UserFactory(username="gu", display_name="顾合规", role="compliance_officer")
+    approver = UserFactory(username="he", display_name="何合规", role="compliance_officer")
+    for spec in DEFAULTS:
+        if spec["kind"] == "introduction":
+            template = template_create(actor=author, **spec)  # type: ignore[arg-type]
+            template_decide(actor=approver, template=template, approve=True)
+
+
+@pytest.fixture
+def introduction(world: VisitWorld) -> None:
+    approve_introduction()
+
+
+# The browser tests' fixtures (Chromium through Playwright, screenshots), shared with web.
+from tests.web.conftest import browser, shots  # noqa: E402, F401

@@ -34,12 +34,23 @@ def case_visible_queryset(user: Any) -> QuerySet[Case]:
             scope |= Q(assignee__team__lead=user)
         if user.has_role(Role.CLIENT) and user.client_id:
             scope |= Q(client_id=user.client_id)
+        if user.has_perm("visits.change_routestop"):
+            scope |= _visit_scope(user)
     if user.has_role(Role.CLIENT) and not user.is_superuser:
         # A client user never sees another client's cases, whatever else it holds.
         if not user.client_id:
             return qs.none()
         qs = qs.filter(client_id=user.client_id)
     return qs.filter(scope)
+
+
+def _visit_scope(user: Any) -> Q:
+    """A field visitor sees the cases on the routes of the field teams they belong to
+    (the case materials they carry and the file their stops are logged in)."""
+    from cuishou.visits.models import RouteStop
+
+    stops = RouteStop.objects.filter(route__team__members=user)
+    return Q(pk__in=stops.values("visit_case__case_id"))
 
 
 def case_require_in_scope(user: Any, case: Case) -> None:

@@ -273,6 +273,62 @@ def _receipt_upload(e: AuditEvent) -> str:
     )
 
 
+def _visit_arrive(e: AuditEvent) -> str:
+    after = e.after or {}
+    values = {"seq": after.get("seq", ""), "address": after.get("address", "")}
+    if not after.get("located"):
+        return _("visit stop %(seq)s: arrived at %(address)s (no location reported)") % values
+    values["m"] = after.get("distance_m", "")
+    if after.get("far"):
+        return _("visit stop %(seq)s: arrived at %(address)s, %(m)s m away — far") % values
+    return _("visit stop %(seq)s: arrived at %(address)s (%(m)s m)") % values
+
+
+def _visit_stop(e: AuditEvent) -> str:
+    from cuishou.visits.choices import StopOutcome
+
+    after = e.after or {}
+    line = _("visit stop %(seq)s: %(outcome)s") % {
+        "seq": after.get("seq", ""),
+        "outcome": _label(StopOutcome, after.get("outcome")),
+    }
+    if after.get("notice_delivery") == "mailbox_sealed":
+        line = _("%(line)s; legal notice sealed into the debtor's own mailbox") % {"line": line}
+    if after.get("notice_signed"):
+        line = _("%(line)s; collection notice signed") % {"line": line}
+    return line
+
+
+def _route_change(e: AuditEvent) -> str:
+    from cuishou.visits.choices import ChangeKind, ChangeStatus
+
+    after = e.after or {}
+    values = {
+        "kind": _label(ChangeKind, after.get("kind")),
+        "seq": after.get("seq", ""),
+        "status": _label(ChangeStatus, after.get("status")),
+        "note": after.get("note", ""),
+    }
+    if e.action == "route.change_request":
+        return _("change of route asked (stop %(seq)s): %(kind)s") % values
+    return _("change of route %(status)s: %(kind)s %(note)s") % values
+
+
+def _evidence_line(e: AuditEvent) -> str:
+    from cuishou.visits.choices import EvidenceFlag, EvidenceKind
+
+    after = e.after or {}
+    flags = []
+    for flag in after.get("flags", []) or []:
+        code = flag.get("code") if isinstance(flag, dict) else flag
+        flags.append(_label(EvidenceFlag, code))
+    line = _("%(kind)s stored (SHA-256 %(sha)s…)") % {
+        "kind": _label(EvidenceKind, after.get("kind")),
+        "sha": str(after.get("sha256", ""))[:12],
+    }
+    return f"{line} — {'; '.join(flags)}" if flags else line
+
+
 _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
     "document.render": _document_render,
     "dispatch.queue": _dispatch_queue,
@@ -303,6 +359,14 @@ _DESCRIBERS: dict[str, Callable[[AuditEvent], str]] = {
     "pii.reveal": _pii_reveal,
     "portfolio.import": _portfolio_import,
     "loan.update": _loan_update,
+    "visit.arrive": _visit_arrive,
+    "evidence.add": _evidence_line,
+    "visit.stop": _visit_stop,
+    "route.change_request": _route_change,
+    "route.change_decide": _route_change,
+    "visit.report": lambda e: (
+        _("visit report of %(day)s filed in the case") % {"day": (e.after or {}).get("day", "")}
+    ),
 }
 
 

@@ -90,6 +90,12 @@ AUDIT_ACTION_LABELS = {
     "dispatch.hand_over": _("Handed over in person"),
     "dispatch.tracking": _("Tracking number recorded"),
     "receipt.upload": _("Signed receipt (回执)"),
+    "visit.arrive": _("Visit: arrival (到达)"),
+    "evidence.add": _("Evidence stored (证据)"),
+    "visit.stop": _("Visit: stop outcome (外访结果)"),
+    "route.change_request": _("Route change asked"),
+    "route.change_decide": _("Route change decided"),
+    "visit.report": _("Visit report (外访报告)"),
 }
 
 

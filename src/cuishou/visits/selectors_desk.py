@@ -63,7 +63,8 @@ def cases_by_contract(user: Any, text: str) -> tuple[list[Case], list[str]]:
         .filter(status__in=OPEN_STATUSES, debtor_id__in={d for _c, d in pairs})
         .select_related("debtor", "client")
     }
-    found, missing = [], []
+    found: list[Case] = []
+    missing: list[str] = []
     for number in numbers:
         hits = [open_cases[p] for p in sorted(keys.get(number, ())) if p in open_cases]
         if hits:

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from cuishou.audit.services import audit_record, model_snapshot
+from cuishou.core.admin import ReadOnlyAdmin
 from cuishou.notices.models import (
     Campaign,
     ClientNoticeProfile,
@@ -37,15 +38,7 @@ class ClientNoticeProfileAdmin(admin.ModelAdmin):
         )
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+_ReadOnly = ReadOnlyAdmin
 
 
 @admin.register(NoticeTemplate)

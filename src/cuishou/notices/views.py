@@ -25,6 +25,7 @@ from cuishou.cases.choices import Stage
 from cuishou.cases.models import Case
 from cuishou.cases.selectors import case_get_for_user
 from cuishou.compliance.check import ContactBlocked
+from cuishou.core.errors import error_text
 from cuishou.core.timeutil import today_shanghai
 from cuishou.notices.campaigns import CAMPAIGN_PERMISSION, campaign_create, campaign_report
 from cuishou.notices.channels import signature_ok
@@ -102,10 +103,7 @@ def document_pdf(request: HttpRequest, number: str) -> HttpResponse:
     return response
 
 
-def _errors(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(" ".join(v) for v in exc.message_dict.values())
-    return " ".join(exc.messages)
+_errors = error_text
 
 
 # --- templates ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from cuishou.audit.services import audit_record, model_snapshot
+from cuishou.core.admin import ReadOnlyAdmin
 from cuishou.visits.models import (
     EquipmentLoan,
     Evidence,
@@ -45,15 +46,7 @@ class FieldTeamAdmin(admin.ModelAdmin):
         )
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+_ReadOnly = ReadOnlyAdmin
 
 
 @admin.register(VisitIssue)

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cuishou.accounts.choices import Role
 from cuishou.accounts.models import User
 from cuishou.cases.models import Case
+from cuishou.core.errors import error_text
 from cuishou.core.timeutil import today_shanghai
 from cuishou.routing import LeftOutReason
 from cuishou.visits.allocation import visit_cases_allocate
@@ -52,10 +53,7 @@ from cuishou.visits.svg import route_svg
 PAGE_SECONDS = 5.0  # search on the plan page (the command takes longer when asked)
 
 
-def _errors(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "; ".join(" ".join(v) for v in exc.message_dict.values())
-    return " ".join(exc.messages)
+_errors = error_text
 
 
 def _tomorrow() -> dt.date:

@@ -32,13 +32,12 @@ from cuishou.cases.settlements import (
     settlement_request,
     user_may_decide_settlement,
 )
+from cuishou.core.errors import error_text
 from cuishou.payments.models import Payment
 
 
 def _errors(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)
+    return error_text(exc, with_fields=True)
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:

@@ -142,3 +142,25 @@ def test_demo_command_names_the_same_debtors_for_the_same_seed():
         key=lambda r: r[1],
     )
     assert rows == first
+
+
+def test_the_demo_office_has_its_standard_notices_approved_for_letters_and_visits():
+    from cuishou.notices.defaults import DEFAULTS
+    from cuishou.notices.documents import document_render
+    from cuishou.notices.selectors import templates_sendable
+
+    demo("--accounts", "30", "--seed", "2")
+
+    sendable = {t.key: t for t in templates_sendable()}
+    assert set(sendable) == {spec["key"] for spec in DEFAULTS}
+    for t in sendable.values():  # written by legal, approved by compliance
+        assert (t.created_by.username, t.decided_by.username) == ("legal", "compliance")
+    # So the risk department can make a letter of introduction for the demo's visitors.
+    case = Case.objects.filter(status="open").order_by("pk").first()
+    letter = document_render(
+        actor=User.objects.get(username="risk"),
+        case=case,
+        template=sendable["introduction-zh"],
+        visitors=["外访员 孙", "外访员 周"],
+    )
+    assert letter.pdf and letter.number.startswith("N")

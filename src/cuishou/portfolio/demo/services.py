@@ -64,6 +64,7 @@ class DemoResult:
     engine: dict[str, int] = field(default_factory=dict)
     assigned: dict[str, int] = field(default_factory=dict)
     visit_issue: str = ""
+    templates: int = 0
 
 
 def demo_exists() -> bool:
@@ -209,5 +210,19 @@ def demo_build(*, accounts: int, seed: int, today: dt.date) -> DemoResult:
         result.clients = [c.code for c in clients]
         result.engine = portfolio_recompute(as_of=today, actor=admin)
         result.assigned = _assign_round_robin(admin, [users[name] for name in COLLECTORS])
+        result.templates = _approve_default_templates(users)
         result.visit_issue = demo_visits(admin=admin, users=users, today=today)
     return result
+
+
+def _approve_default_templates(users: dict[str, User]) -> int:
+    """The standard notice templates, written by the legal officer and approved by the
+    compliance officer (as an office does before its first letter or visit day), so the
+    demo can send notices and hand out letters of introduction."""
+    from cuishou.notices.defaults import defaults_load
+    from cuishou.notices.templates import template_decide
+
+    made = defaults_load(actor=users["legal"])
+    for template in made:
+        template_decide(actor=users["compliance"], template=template, approve=True)
+    return len(made)

@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
@@ -14,5 +12,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("visits/", include("cuishou.visits.urls")),
     path("", include("cuishou.web.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT is never served as it is, not even in DEBUG: it holds the visits' evidence,
+# which only ``visits:evidence_file`` serves, to those who may see the case.

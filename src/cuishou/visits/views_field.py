@@ -476,6 +476,7 @@ def equipment_desk(request: HttpRequest) -> HttpResponse:
     routes = list(
         Route.objects.filter(day=day, status__in=DESK_STATUSES)
         .select_related("team")
+        .prefetch_related("team__members", "equipment")
         .order_by("team__name")
     )
     rows = []

@@ -16,7 +16,6 @@ refused.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -45,6 +44,7 @@ from cuishou.visits.choices import (
     VisitPurpose,
 )
 from cuishou.visits.equipment import equipment_missing, route_members
+from cuishou.visits.geo import coordinate, distance_m
 from cuishou.visits.models import Route, RouteStop, VisitCase
 
 STOP_PERMISSION = "visits.change_routestop"
@@ -304,26 +304,6 @@ def route_depart(
 # --- arrival ---------------------------------------------------------------------------
 
 
-def distance_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> int:
-    """The great-circle distance in whole metres between two WGS-84 points."""
-    p1, p2 = math.radians(float(lat1)), math.radians(float(lat2))
-    dp, dl = p2 - p1, math.radians(float(lon2) - float(lon1))
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return round(2 * 6_371_008.8 * math.asin(math.sqrt(min(1.0, a))))
-
-
-def _coordinate(value: Any, field: str, limit: int) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = Decimal(str(value)).quantize(Decimal("0.000001"))
-    except (InvalidOperation, ValueError) as e:
-        raise ValidationError({field: [_("Not a number.")]}) from e
-    if not -limit <= number <= limit:
-        raise ValidationError({field: [_("Out of range.")]})
-    return number
-
-
 def _order_require(stop: RouteStop) -> None:
     """Stops are visited in the approved order: every earlier stop done or left out."""
     earlier = (
@@ -386,7 +366,7 @@ def stop_arrive(
     _same_day(route, at, "at")
     if route.departed_at is not None and at < route.departed_at:
         raise ValidationError({"at": [_("The arrival is before the departure.")]})
-    lat_d, lon_d = _coordinate(lat, "lat", 90), _coordinate(lon, "lon", 180)
+    lat_d, lon_d = coordinate(lat, "lat", 90), coordinate(lon, "lon", 180)
     if (lat_d is None) != (lon_d is None):
         raise ValidationError({"lat": [_("Give both latitude and longitude, or neither.")]})
     case = stop.visit_case.case

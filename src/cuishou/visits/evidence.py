@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -32,10 +32,9 @@ from cuishou.audit.services import audit_record
 from cuishou.cases.models import Case
 from cuishou.cases.selectors import case_require_in_scope, case_visible_queryset
 from cuishou.core.timeutil import SHANGHAI
-from cuishou.routing.model import Point
-from cuishou.routing.travel import haversine_m
 from cuishou.visits import conf
 from cuishou.visits.choices import PHOTO_KINDS, EvidenceFlag, EvidenceKind
+from cuishou.visits.geo import coordinate, distance_m
 from cuishou.visits.media import (
     AUDIO_FORMATS,
     CONTENT_TYPES,
@@ -83,23 +82,6 @@ def _shanghai(value: dt.datetime) -> str:
 def _clock(seconds: float) -> str:
     whole = round(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-def _distance_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> int:
-    matrix = haversine_m([Point(float(lat1), float(lon1)), Point(float(lat2), float(lon2))])
-    return round(float(matrix[0, 1]))
-
-
-def _coordinate(value: Any, field: str, limit: int) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite() or abs(number) > limit:
-        raise ValidationError({field: [_("Not a valid coordinate.")]})
-    return number.quantize(Decimal("0.000001"))
 
 
 def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
@@ -196,7 +178,7 @@ def _place_flags(
         return flags
     far = conf.far_metres()
     if file_lat is not None and file_lon is not None:
-        metres = _distance_m(file_lat, file_lon, address.lat, address.lon)
+        metres = distance_m(file_lat, file_lon, address.lat, address.lon)
         if metres >= far:
             flags.append(
                 _flag(
@@ -205,7 +187,7 @@ def _place_flags(
                 )
             )
     if phone_lat is not None and phone_lon is not None:
-        metres = _distance_m(phone_lat, phone_lon, address.lat, address.lon)
+        metres = distance_m(phone_lat, phone_lon, address.lat, address.lon)
         if metres >= far:
             flags.append(
                 _flag(
@@ -393,8 +375,8 @@ def evidence_add(
         raise ValidationError({"route": [_("This case is not on that route.")]})
     if corrects is not None and corrects.case_id != case.pk:
         raise ValidationError({"corrects": [_("The item corrected is not in this case's file.")]})
-    lat = _coordinate(phone_lat, "phone_lat", 90)
-    lon = _coordinate(phone_lon, "phone_lon", 180)
+    lat = coordinate(phone_lat, "phone_lat", 90)
+    lon = coordinate(phone_lon, "phone_lon", 180)
     if (lat is None) != (lon is None):
         raise ValidationError({"phone_lat": [_("Give both latitude and longitude, or neither.")]})
     phone_at = _aware(phone_at, "phone_at")

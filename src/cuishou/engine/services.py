@@ -131,6 +131,7 @@ def portfolio_recompute(
             counts["loans_recomputed"] = int(cur.fetchone()[0])
             cur.execute(sql.update_loans(d, as_of), [now])
             counts["loans_changed"] = max(cur.rowcount, 0)
+            cur.execute(sql.update_loan_buckets(d))
 
             # Read before the figures change, so the audit shows what the case was.
             cur.execute(sql.cases_to_cure(d, scope, OPEN_STATUSES))
@@ -139,6 +140,7 @@ def portfolio_recompute(
             tracked = [*OPEN_STATUSES, CaseStatus.CURED.value]
             cur.execute(sql.update_case_figures(d, as_of, scope, tracked), [now])
             counts["cases_updated"] = max(cur.rowcount, 0)
+            cur.execute(sql.update_case_buckets(d, scope, tracked))
 
             reason = f"nothing overdue as of {as_of.isoformat()}"
             cur.execute(
@@ -263,7 +265,7 @@ def loan_bucket_counts(*, client: Client | None = None) -> dict[str, int]:
     with connection.cursor() as cur:
         cur.execute(sql.bucket_counts(d, _scope_of(client, None)))
         for bucket, n in cur.fetchall():
-            counts[bucket] = int(n)
+            counts[bucket] = counts.get(bucket, 0) + int(n)  # a row per client and bucket
     return counts
 
 

@@ -216,38 +216,43 @@ def _products(d: Dialect, as_of: dt.date) -> str:
 def _ledger_sums(d: Dialect, as_of: dt.date, scope: Scope, table: str) -> str:
     """Per installment with dated (not reversed) rows of one ledger table: what was paid
     after the day (still unpaid as of it), the fen-days those payments did not stop, and
-    what was paid after the grace period."""
+    the last value date (for the grace rule: paid after the grace period).
+
+    It needs nothing of the product, so it reads the ledger rows and their installments
+    alone (over the whole portfolio, in the order of the ledger's installment index, with
+    no sort), and the loans are looked up once per installment, not once per row. A row
+    paid after its due date (and before the day) stopped a fen-day count at its value
+    date: it bore ``min(value date, day) − due`` days."""
     day = d.date(as_of)
     amount = fen("a.amount")
-    n_days = d.greatest("0", d.days_between(day, "i.due_on"))
-    # Unpaid at the end of days due … D−1 counted this payment until its value date.
-    bore = d.least(d.greatest("0", d.days_between("a.value_date", "i.due_on")), n_days)
     late = f"a.value_date > {day}"
-    after_grace = f"{d.days_between('a.value_date', 'i.due_on')} > p.grace_days"
+    bore = d.days_between(d.least("a.value_date", day), "i.due_on")
+    bore_when = f"a.value_date > i.due_on AND i.due_on < {day}"
     unpaid_now = fen("i.principal_due - i.principal_paid + i.interest_due - i.interest_paid")
-    # The installment's own columns are one per group. SQLite takes them as they are, and
-    # grouping by the allocation's installment id alone, it reads the allocations in the
-    # order of that index without sorting; PostgreSQL wants the installment's key (its
-    # columns depend on it) and the product's grace.
-    group_by = "a.installment_id, i.id, p.grace_until" if d.pg else "a.installment_id"
+    if _is_whole(scope):
+        rows = f"FROM {table} a JOIN portfolio_installment i ON i.id = a.installment_id"
+        where = "1 = 1"
+    else:
+        rows = f"""FROM portfolio_loan l
+        JOIN {table} a ON a.loan_id = l.id
+        JOIN portfolio_installment i ON i.id = a.installment_id"""
+        where = scope.where(d, "l", loan=True)
+    # PostgreSQL wants the installment's key among the groups (its columns depend on it);
+    # SQLite, grouping by the ledger's installment id alone, reads that index in order.
+    group_by = "a.installment_id, i.id" if d.pg else "a.installment_id"
     return f"""
-        SELECT a.installment_id, i.loan_id, i.due_on, p.grace_until,
-               {unpaid_now} AS unpaid_now,
+        SELECT a.installment_id, i.loan_id, i.due_on, {unpaid_now} AS unpaid_now,
                SUM(CASE WHEN a.component = 'principal' AND {late} THEN {amount} ELSE 0 END)
                    AS p_late,
                SUM(CASE WHEN a.component = 'interest' AND {late} THEN {amount} ELSE 0 END)
                    AS i_late,
-               SUM(CASE WHEN a.component = 'principal' THEN {amount} * {bore} ELSE 0 END)
-                   AS p_bore,
-               SUM(CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END)
-                   AS i_bore,
-               SUM(CASE WHEN {after_grace} THEN {amount} ELSE 0 END) AS after_grace
-        FROM {table} a
-        JOIN portfolio_installment i ON i.id = a.installment_id
-        JOIN portfolio_loan l ON l.id = a.loan_id
-        JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
-        WHERE NOT a.is_reversed AND a.installment_id IS NOT NULL
-          AND {scope.where(d, "l", loan=True)}
+               SUM(CASE WHEN a.component = 'principal' AND {bore_when}
+                        THEN {amount} * {bore} ELSE 0 END) AS p_bore,
+               SUM(CASE WHEN a.component = 'interest' AND {bore_when}
+                        THEN {amount} * {bore} ELSE 0 END) AS i_bore,
+               MAX(a.value_date) AS last_paid
+        {rows}
+        WHERE NOT a.is_reversed AND a.installment_id IS NOT NULL AND {where}
         GROUP BY {group_by}
     """
 
@@ -257,17 +262,20 @@ def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     tables. The allocations' sums (many, read in index order) are joined to the waivers'
     sums (few), and installments with waiver lines only are added below them; the sums
     cannot simply be added per loan, as eligibility for penalty reads the installment's
-    total paid after grace."""
+    last value date over both."""
     waivers = _ledger_sums(d, as_of, scope, WAIVERS)
-    sums = ("p_late", "i_late", "p_bore", "i_bore", "after_grace")
+    sums = ("p_late", "i_late", "p_bore", "i_bore")
     added = ", ".join(f"a.{c} + COALESCE(w.{c}, 0) AS {c}" for c in sums)
+    both = d.greatest("a.last_paid", "w.last_paid")
+    last = f"CASE WHEN w.last_paid IS NULL THEN a.last_paid ELSE {both} END"
     return f"""
-        SELECT a.installment_id, a.loan_id, a.due_on, a.grace_until, a.unpaid_now, {added}
+        SELECT a.installment_id, a.loan_id, a.due_on, a.unpaid_now, {added},
+               {last} AS last_paid
         FROM ({_ledger_sums(d, as_of, scope, ALLOCATIONS)}) a
         LEFT JOIN ({waivers}) w ON w.installment_id = a.installment_id
         UNION ALL
-        SELECT w.installment_id, w.loan_id, w.due_on, w.grace_until, w.unpaid_now,
-               {", ".join(f"w.{c}" for c in sums)}
+        SELECT w.installment_id, w.loan_id, w.due_on, w.unpaid_now,
+               {", ".join(f"w.{c}" for c in sums)}, w.last_paid
         FROM ({waivers}) w
         WHERE NOT EXISTS (
             SELECT 1 FROM {ALLOCATIONS} pa
@@ -275,22 +283,27 @@ def _ledger_per_installment(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     """
 
 
-def _ledger_per_loan(d: Dialect, as_of: dt.date, scope: Scope) -> str:
-    """Per loan with dated allocations: the corrections they make to the figures computed
-    from today's paid amounts (all in fen, fen-days for penalty)."""
+def _ledger_rows(d: Dialect, as_of: dt.date, scope: Scope) -> str:
+    """Per installment with dated ledger rows, in the columns of the corrections: the
+    amounts paid after the day, the oldest installment they leave unpaid, and the
+    fen-days the payments did not stop on installments that bear penalty (past their
+    grace days as of the day, and unpaid or paid after the grace period)."""
     day = d.date(as_of)
-    eligible = "x.due_on < x.grace_until AND x.unpaid_now + x.after_grace > 0"
+    paid_after_grace = f"{d.days_between('x.last_paid', 'x.due_on')} > p.grace_days"
+    eligible = f"x.due_on < p.grace_until AND (x.unpaid_now > 0 OR {paid_after_grace})"
     return f"""
         SELECT x.loan_id,
-               SUM(CASE WHEN x.due_on < {day} THEN x.p_late ELSE 0 END) AS op_late,
-               SUM(CASE WHEN x.due_on < {day} THEN x.i_late ELSE 0 END) AS oi_late,
-               SUM(x.p_late) AS outp_late,
-               MIN(CASE WHEN x.due_on < {day} AND x.p_late + x.i_late > 0
-                        THEN x.due_on END) AS late_oldest,
-               SUM(CASE WHEN {eligible} THEN x.p_bore ELSE 0 END) AS fdp,
-               SUM(CASE WHEN {eligible} THEN x.i_bore ELSE 0 END) AS fdi
+               CASE WHEN x.due_on < {day} THEN x.p_late ELSE 0 END AS op_late,
+               CASE WHEN x.due_on < {day} THEN x.i_late ELSE 0 END AS oi_late,
+               x.p_late AS outp_late,
+               CASE WHEN x.due_on < {day} AND x.p_late + x.i_late > 0
+                    THEN x.due_on END AS late_oldest,
+               CASE WHEN {eligible} THEN x.p_bore ELSE 0 END AS fdp,
+               CASE WHEN {eligible} THEN x.i_bore ELSE 0 END AS fdi,
+               0 AS paid
         FROM ({_ledger_per_installment(d, as_of, scope)}) x
-        GROUP BY x.loan_id
+        JOIN portfolio_loan l ON l.id = x.loan_id
+        JOIN ({_products(d, as_of)} {d.fence()}) p ON p.id = l.product_id
     """
 
 
@@ -385,6 +398,8 @@ LOAN_COLUMNS = (
     "penalty_capped",
     "balance_fen",
 )
+# The working table's columns after ``LOAN_COLUMNS`` (``figures_from(flags=True)``).
+FLAG_COLUMNS = ("bucket", "changed", "bucket_changed")
 
 
 def _within_grace(d: Dialect, as_of: dt.date, scope: Scope) -> str:
@@ -423,9 +438,7 @@ def _corrections(d: Dialect, as_of: dt.date, scope: Scope) -> str:
                SUM(c.outp_late) AS outp_late, MIN(c.late_oldest) AS late_oldest,
                SUM(c.fdp) AS fdp, SUM(c.fdi) AS fdi, SUM(c.paid) AS paid
         FROM (
-            SELECT x.loan_id, x.op_late, x.oi_late, x.outp_late, x.late_oldest,
-                   x.fdp, x.fdi, 0 AS paid
-            FROM ({_ledger_per_loan(d, as_of, scope)}) x
+            {_ledger_rows(d, as_of, scope)}
             UNION ALL
             SELECT w.loan_id, 0, 0, 0, NULL,
                    -{yuan_days_to_fen("w.fdp")}, -{yuan_days_to_fen("w.fdi")}, 0
@@ -532,11 +545,24 @@ def unchanged_current(d: Dialect, loan: str, scan: str) -> str:
     )
 
 
-def figures_from(d: Dialect, as_of: dt.date, *, loans: str, scan: str, corrections: str) -> str:
-    """Per loan of ``loans`` (a FROM item with a ``loan_id`` column, aliased ``c``), as
-    of the end of ``as_of``: the columns of ``LOAN_COLUMNS`` (amounts in integer fen),
-    from the installment scan (``scan``, aliased ``s``) and the corrections
-    (``corrections``, aliased ``x``), tables or subqueries with one row per loan."""
+def figures_from(
+    d: Dialect,
+    as_of: dt.date,
+    *,
+    where: str,
+    scan: str,
+    corrections: str,
+    flags: bool = False,
+) -> str:
+    """Per loan (``portfolio_loan``, aliased ``l``) that ``where`` keeps, as of the end of
+    ``as_of``: the columns of ``LOAN_COLUMNS`` (amounts in integer fen), from the
+    installment scan (``scan``, aliased ``s``) and the corrections (``corrections``,
+    aliased ``x``), tables or subqueries with one row per loan, which ``where`` may read.
+
+    With ``flags``, also the columns of ``FLAG_COLUMNS``: the bucket, whether the figures
+    differ from those the loan has stored (or it was never computed) and whether its
+    stored bucket does, compared here, where the loan's row is read anyway, so that the
+    writes visit only the loans that change (``update_loans``, ``update_loan_buckets``)."""
     day = d.date(as_of)
     op = "(COALESCE(s.op, 0) + COALESCE(x.op_late, 0))"
     oi = "(COALESCE(s.oi, 0) + COALESCE(x.oi_late, 0))"
@@ -559,6 +585,20 @@ def figures_from(d: Dialect, as_of: dt.date, *, loans: str, scan: str, correctio
     # Contractual interest due by the day, for the cap: paid installments count too, so
     # it is read per loan (through the (loan, seq) key), and only for a loan that bears
     # penalty at all.
+    stored_columns = {
+        "s_computed": "computed_as_of",
+        "s_dpd": "dpd",
+        "s_op": "overdue_principal",
+        "s_oi": "overdue_interest",
+        "s_penalty": "penalty",
+        "s_capped": "penalty_capped",
+        "s_balance": "balance",
+        "s_bucket": "bucket",
+    }
+    stored = passed = ""
+    if flags:
+        stored = "".join(f", l.{col} AS {name}" for name, col in stored_columns.items())
+        passed = "".join(f", t.{name}" for name in stored_columns)
     charged = f"""COALESCE({
         fen(f'''(SELECT SUM(ch.interest_due) FROM portfolio_installment ch
                    WHERE ch.loan_id = l.id AND ch.due_on <= {day})''')
@@ -568,17 +608,17 @@ def figures_from(d: Dialect, as_of: dt.date, *, loans: str, scan: str, correctio
                {op} AS op, {oi} AS oi, {outp} AS outp, {oldest} AS oldest_unpaid_due,
                {d.div_half_up(f"{d.wide(fen_days)} * {rate}", basis)} AS raw,
                CASE WHEN {fen_days} > 0 THEN {cap} - {charged} ELSE 0 END AS room,
-               COALESCE(x.paid, 0) AS paid
-        FROM {loans}
-        JOIN portfolio_loan l ON l.id = c.loan_id
+               COALESCE(x.paid, 0) AS paid{stored}
+        FROM portfolio_loan l
         JOIN ({_products(d, as_of)}) p ON p.id = l.product_id
-        LEFT JOIN {scan} s ON s.loan_id = c.loan_id
-        LEFT JOIN {corrections} x ON x.loan_id = c.loan_id
+        LEFT JOIN {scan} s ON s.loan_id = l.id
+        LEFT JOIN {corrections} x ON x.loan_id = l.id
+        WHERE {where}
         {d.fence()}
     """
     accrued = d.greatest("0", d.least("t.raw", "t.room"))
     owed = d.greatest("0", f"{accrued} - t.paid")
-    return f"""
+    figures = f"""
         SELECT t.loan_id, t.client_id, t.debtor_id, t.grace_days,
                CASE WHEN t.oldest_unpaid_due IS NULL THEN 0
                     ELSE {d.days_between(day, "t.oldest_unpaid_due")} END AS dpd,
@@ -589,8 +629,30 @@ def figures_from(d: Dialect, as_of: dt.date, *, loans: str, scan: str, correctio
                t.paid AS penalty_paid_fen,
                {owed} AS penalty_fen,
                {d.as_bool(f"t.raw > {accrued}")} AS penalty_capped,
-               t.outp + t.oi + {owed} AS balance_fen
+               t.outp + t.oi + {owed} AS balance_fen{passed}
         FROM ({with_penalty}) t
+    """
+    if not flags:
+        return figures
+    # The comparisons are those of the stored decimal columns with the new figures, as
+    # the loan's columns hold them (fen / 100).
+    differs = " OR ".join(
+        [
+            "u.s_computed IS NULL",
+            "u.s_dpd <> u.dpd",
+            "u.s_op <> u.overdue_principal_fen / 100.0",
+            "u.s_oi <> u.overdue_interest_fen / 100.0",
+            "u.s_penalty <> u.penalty_fen / 100.0",
+            "u.s_capped <> u.penalty_capped",
+            "u.s_balance <> u.balance_fen / 100.0",
+        ]
+    )
+    return f"""
+        SELECT {", ".join(f"u.{c}" for c in LOAN_COLUMNS)},
+               {bucket_case("u.dpd")} AS bucket,
+               {d.as_bool(differs)} AS changed,
+               {d.as_bool(f"u.s_bucket <> {bucket_case('u.dpd')}")} AS bucket_changed
+        FROM ({figures} {d.fence()}) u
     """
 
 
@@ -599,11 +661,10 @@ def loan_figures(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     one statement that writes nothing (``loan_figures_as_of`` reads one loan with it).
     The nightly run computes the same figures in steps through working tables
     (``loan_table_statements``)."""
-    in_scope = scope.where(d, "l", loan=True)
     return figures_from(
         d,
         as_of,
-        loans=f"(SELECT l.id AS loan_id FROM portfolio_loan l WHERE {in_scope}) c",
+        where=scope.where(d, "l", loan=True),
         scan=f"({installment_scan(d, as_of, scope)})",
         corrections=f"({_corrections(d, as_of, scope)})",
     )
@@ -616,8 +677,7 @@ LOAN_TABLE = "eng_loan"
 CASE_TABLE = "eng_case"
 SCAN_TABLE = "eng_scan"  # the installment scan, per loan with anything unpaid
 CORRECTION_TABLE = "eng_fix"  # the corrections, per loan that has any
-CANDIDATE_TABLE = "eng_cand"  # the loans the run recomputes
-WORK_TABLES = (LOAN_TABLE, CASE_TABLE, SCAN_TABLE, CORRECTION_TABLE, CANDIDATE_TABLE)
+WORK_TABLES = (LOAN_TABLE, CASE_TABLE, SCAN_TABLE, CORRECTION_TABLE)
 
 
 def drop_work_tables(d: Dialect) -> list[str]:
@@ -638,11 +698,11 @@ def loan_table_statements(d: Dialect, as_of: dt.date, scope: Scope) -> list[str]
     1. the installment scan (``installment_scan``) into ``SCAN_TABLE``;
     2. the corrections (dated allocations, grace, pauses, penalty paid) into
        ``CORRECTION_TABLE``;
-    3. the candidates: loans with corrections, and every loan in scope but those whose
-       stored figures are those of a current loan and still hold (``unchanged_current``):
-       nothing to compute or write for them (``fill_case_table`` adds their stored
-       balances to their debtors' cases);
-    4. their figures (``figures_from``), each a lookup by loan id in the three tables.
+    3. the figures (``figures_from``) of the loans with corrections and of every loan in
+       scope but those whose stored figures are those of a current loan and still hold
+       (``unchanged_current``): nothing to compute or write for them
+       (``fill_case_table`` adds their stored balances to their debtors' cases). One
+       pass over the loans in scope, each looked up by id in the two tables.
 
     ``loan_figures`` is the same computation as one read-only statement."""
     bool_type = "BOOLEAN" if d.pg else "INTEGER"
@@ -656,35 +716,32 @@ def loan_table_statements(d: Dialect, as_of: dt.date, scope: Scope) -> list[str]
             overdue_principal_fen BIGINT, overdue_interest_fen BIGINT,
             outstanding_principal_fen BIGINT, penalty_accrued_fen BIGINT,
             penalty_paid_fen BIGINT, penalty_fen BIGINT, penalty_capped {bool_type},
-            balance_fen BIGINT"""
-    # ``WHERE 1 = 1`` keeps SQLite from reading ON CONFLICT as a join's ON.
-    add = "ON CONFLICT (loan_id) DO NOTHING"
+            balance_fen BIGINT, bucket VARCHAR(3), changed {bool_type},
+            bucket_changed {bool_type}"""
     statements = [
         _temp_table(d, SCAN_TABLE, scan_cols),
         f"INSERT INTO {SCAN_TABLE} ({', '.join(SCAN_COLUMNS)}) {installment_scan(d, as_of, scope)}",
         _temp_table(d, CORRECTION_TABLE, fix_cols),
         f"INSERT INTO {CORRECTION_TABLE} ({', '.join(CORRECTION_COLUMNS)})"
         f" {_corrections(d, as_of, scope)}",
-        _temp_table(d, CANDIDATE_TABLE, ""),
-        f"""INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT l.id FROM portfolio_loan l
-            LEFT JOIN {SCAN_TABLE} s ON s.loan_id = l.id
-            WHERE {scope.where(d, "l", loan=True)} AND NOT {unchanged_current(d, "l", "s")}
-            ORDER BY l.id""",
-        f"INSERT INTO {CANDIDATE_TABLE} (loan_id) SELECT loan_id FROM {CORRECTION_TABLE}"
-        f" WHERE 1 = 1 {add}",
     ]
     if d.pg:  # PostgreSQL never analyses temp tables by itself
-        statements += [f"ANALYZE {t}" for t in (SCAN_TABLE, CORRECTION_TABLE, CANDIDATE_TABLE)]
+        statements += [f"ANALYZE {t}" for t in (SCAN_TABLE, CORRECTION_TABLE)]
+    recomputed = (
+        f"{scope.where(d, 'l', loan=True)}"
+        f" AND (x.loan_id IS NOT NULL OR NOT {unchanged_current(d, 'l', 's')})"
+    )
     statements += [
         _temp_table(d, LOAN_TABLE, loan_cols),
-        f"""INSERT INTO {LOAN_TABLE} ({", ".join(LOAN_COLUMNS)})
+        f"""INSERT INTO {LOAN_TABLE} ({", ".join((*LOAN_COLUMNS, *FLAG_COLUMNS))})
         {
             figures_from(
                 d,
                 as_of,
-                loans=f"(SELECT loan_id FROM {CANDIDATE_TABLE} ORDER BY loan_id) c",
+                where=recomputed,
                 scan=SCAN_TABLE,
                 corrections=CORRECTION_TABLE,
+                flags=True,
             )
         }""",
     ]
@@ -695,6 +752,16 @@ def loans_in_scope(d: Dialect, scope: Scope) -> str:
     return f"SELECT COUNT(*) FROM portfolio_loan l WHERE {scope.where(d, 'l', loan=True)}"
 
 
+def _changed_loans(d: Dialect, flag: str) -> str:
+    """The WHERE of an update of the loans the working table flags. SQLite would scan
+    every loan and look each up in the working table; the ``IN`` makes it start from the
+    flagged rows. PostgreSQL joins them by itself."""
+    where = f"portfolio_loan.id = s.loan_id AND s.{flag}"
+    if d.pg:
+        return where
+    return f"{where} AND portfolio_loan.id IN (SELECT loan_id FROM {LOAN_TABLE} WHERE {flag})"
+
+
 def update_loans(d: Dialect, as_of: dt.date) -> str:
     """Write the computed state of each loan whose figures changed (or that was never
     computed) from the working table. Parameters: updated_at.
@@ -702,7 +769,9 @@ def update_loans(d: Dialect, as_of: dt.date) -> str:
     A loan whose figures are what the last run wrote is left alone: its figures as of
     ``computed_as_of`` are its figures as of this day too, and a current loan is most of
     a portfolio (on PostgreSQL every rewritten row is a new row version in every index).
-    ``loan_state`` shows the later of the loan's date and the last run's."""
+    ``loan_state`` shows the later of the loan's date and the last run's. The bucket is
+    written apart (``update_loan_buckets``): it is in an index, and few loans change
+    bucket on a night while every overdue loan's dpd does."""
     return f"""
         UPDATE portfolio_loan
         SET overdue_principal = s.overdue_principal_fen / 100.0,
@@ -711,18 +780,19 @@ def update_loans(d: Dialect, as_of: dt.date) -> str:
             penalty_capped = s.penalty_capped,
             balance = s.balance_fen / 100.0,
             dpd = s.dpd,
-            bucket = {bucket_case("s.dpd")},
             computed_as_of = {d.date(as_of)},
             updated_at = %s
         FROM {LOAN_TABLE} s
-        WHERE portfolio_loan.id = s.loan_id
-          AND (portfolio_loan.computed_as_of IS NULL
-               OR portfolio_loan.dpd <> s.dpd
-               OR portfolio_loan.overdue_principal <> s.overdue_principal_fen / 100.0
-               OR portfolio_loan.overdue_interest <> s.overdue_interest_fen / 100.0
-               OR portfolio_loan.penalty <> s.penalty_fen / 100.0
-               OR portfolio_loan.penalty_capped <> s.penalty_capped
-               OR portfolio_loan.balance <> s.balance_fen / 100.0)
+        WHERE {_changed_loans(d, "changed")}
+    """
+
+
+def update_loan_buckets(d: Dialect) -> str:
+    """Write the bucket of each loan whose bucket changed, from the working table."""
+    return f"""
+        UPDATE portfolio_loan SET bucket = s.bucket
+        FROM {LOAN_TABLE} s
+        WHERE {_changed_loans(d, "bucket_changed")}
     """
 
 
@@ -764,7 +834,7 @@ def fill_case_table(d: Dialect) -> str:
     left_out = f"""COALESCE((SELECT SUM({fen("ol.balance")}) FROM portfolio_loan ol
                 WHERE ol.debtor_id = g.debtor_id AND ol.client_id + 0 = g.client_id
                   AND ol.balance <> 0
-                  AND NOT EXISTS (SELECT 1 FROM {CANDIDATE_TABLE} k WHERE k.loan_id = ol.id)),
+                  AND NOT EXISTS (SELECT 1 FROM {LOAN_TABLE} k WHERE k.loan_id = ol.id)),
                 0)"""
     return f"""
         INSERT INTO {CASE_TABLE} (client_id, debtor_id, max_dpd, bucket, overdue_fen,
@@ -852,11 +922,12 @@ def cases_to_cure(d: Dialect, scope: Scope, statuses: list[str]) -> str:
 
 
 def update_case_figures(d: Dialect, as_of: dt.date, scope: Scope, statuses: list[str]) -> str:
-    """Refresh bucket, dpd and amounts of the cases in ``statuses``. Parameters: updated_at."""
+    """Refresh dpd and amounts of the cases in ``statuses``; the bucket, in an index and
+    changing for few cases a night, is written apart (``update_case_buckets``).
+    Parameters: updated_at."""
     return f"""
         UPDATE cases_case
         SET dpd = f.max_dpd,
-            bucket = f.bucket,
             overdue_amount = f.overdue_fen / 100.0,
             penalty = f.penalty_fen / 100.0,
             balance = f.balance_fen / 100.0,
@@ -865,6 +936,19 @@ def update_case_figures(d: Dialect, as_of: dt.date, scope: Scope, statuses: list
         FROM {CASE_TABLE} f
         WHERE cases_case.id = f.case_id
           AND cases_case.status IN ({_quoted(statuses)})
+          AND {_case_scope(d, scope)}
+    """
+
+
+def update_case_buckets(d: Dialect, scope: Scope, statuses: list[str]) -> str:
+    """The bucket of the cases in ``statuses`` whose bucket changed."""
+    return f"""
+        UPDATE cases_case
+        SET bucket = f.bucket
+        FROM {CASE_TABLE} f
+        WHERE cases_case.id = f.case_id
+          AND cases_case.status IN ({_quoted(statuses)})
+          AND cases_case.bucket <> f.bucket
           AND {_case_scope(d, scope)}
     """
 
@@ -1020,10 +1104,12 @@ def insert_snapshots(d: Dialect, day: dt.date, closed: list[str], *, current: bo
 
 
 def bucket_counts(d: Dialect, scope: Scope) -> str:
+    """Loans per client and bucket (bucket, count): grouped in the order of the
+    (client, bucket) index, which reads it without a sort; the caller adds the clients."""
     return f"""
         SELECT l.bucket, COUNT(*) FROM portfolio_loan l
         WHERE {scope.where(d, "l", loan=True)}
-        GROUP BY l.bucket
+        GROUP BY l.client_id, l.bucket
     """
 
 

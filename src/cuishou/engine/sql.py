@@ -820,7 +820,7 @@ def fill_case_table(d: Dialect) -> str:
     The grace days are the longest of all the debtor's loans with the client, paid-off
     ones included (which the working table leaves out). They only decide anything when
     0 < worst dpd <= the longest grace of any product, so only then are the debtor's
-    loans read for them (by the debtor index: ``+ 0`` keeps SQLite off the client's).
+    loans read for them (by the (debtor, client) index, as for the balances left out).
 
     ``case_id`` is the debtor's case with the client, when there is one: the statements
     on cases find their case by its key, not by debtor and client again
@@ -828,14 +828,14 @@ def fill_case_table(d: Dialect) -> str:
     longest = "(SELECT COALESCE(MAX(pg.grace_days), 0) FROM portfolio_product pg)"
     all_loans_grace = """(SELECT MAX(pl.grace_days) FROM portfolio_loan al
                 JOIN portfolio_product pl ON pl.id = al.product_id
-                WHERE al.debtor_id = g.debtor_id AND al.client_id + 0 = g.client_id)"""
+                WHERE al.debtor_id = g.debtor_id AND al.client_id = g.client_id)"""
     # The debtor's loans the run left out (``unchanged_current``) still owe their stored
     # balance (nothing else: they have nothing overdue and no penalty).
-    left_out = f"""COALESCE((SELECT SUM({fen("ol.balance")}) FROM portfolio_loan ol
-                WHERE ol.debtor_id = g.debtor_id AND ol.client_id + 0 = g.client_id
-                  AND ol.balance <> 0
-                  AND NOT EXISTS (SELECT 1 FROM {LOAN_TABLE} k WHERE k.loan_id = ol.id)),
-                0)"""
+    # A loan of the working table is known by its id in the index: its row is only read
+    # (for the balance) when the run left it out, the CASE deciding before the column.
+    left_out = f"""COALESCE((SELECT SUM(CASE WHEN k.loan_id IS NULL THEN {fen("ol.balance")} END)
+                FROM portfolio_loan ol LEFT JOIN {LOAN_TABLE} k ON k.loan_id = ol.id
+                WHERE ol.debtor_id = g.debtor_id AND ol.client_id = g.client_id), 0)"""
     return f"""
         INSERT INTO {CASE_TABLE} (client_id, debtor_id, max_dpd, bucket, overdue_fen,
                                   penalty_fen, balance_fen, grace_days, ladder_stage,

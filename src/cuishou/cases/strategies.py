@@ -182,17 +182,23 @@ def strategies_escalate(
     strategy's name. The days count from the latest of: the case opening, its stage last
     set by hand (an approved de-escalation restarts the clock), a promise to pay, a
     payment on the debtor's loans with the client. Returns how many cases moved."""
-    cases = Case.objects.filter(
-        status=CaseStatus.OPEN,
-        strategy__active=True,
-        strategy__escalate_after_days__isnull=False,
+    # The strategies with an escalation point first (a handful): the cases are read by
+    # their strategy, not by scanning every open case of the portfolio.
+    escalating = Strategy.objects.filter(active=True, escalate_after_days__isnull=False).exclude(
+        escalate_to=""
     )
+    if client_id is not None:
+        escalating = escalating.filter(client_id=client_id)
+    strategy_ids = list(escalating.values_list("pk", flat=True))
+    if not strategy_ids:
+        return 0
+    cases = Case.objects.filter(status=CaseStatus.OPEN, strategy_id__in=strategy_ids)
     if client_id is not None:
         cases = cases.filter(client_id=client_id)
     # A case on an active repayment plan is left alone (docs/payments.md).
     cases = cases.exclude(plans__status=PlanStatus.ACTIVE)
     rows = list(
-        cases.exclude(strategy__escalate_to="").values_list(
+        cases.values_list(
             "pk",
             "client_id",
             "debtor_id",

@@ -312,56 +312,57 @@ def _pause_fen_days(d: Dialect, as_of: dt.date, scope: Scope) -> str:
     accrual days, to subtract. For an installment the accrual days in a pause are
     t in [max(starts_on, due + 1), min(ends_on, D)], each on the amount unpaid at the end
     of day t − 1, i.e. end-of-day balances of days [a, b] with a = max(starts_on − 1, due),
-    b = min(ends_on, D) − 1."""
+    b = min(ends_on, D) − 1.
+
+    The installments of the paused loans that bear penalty (past grace, and unpaid or paid
+    after the grace period) are found once, with their [a, b], and then give their unpaid
+    amounts' fen-days and, joined to the ledger, those of the amounts paid in the span."""
     day = d.date(as_of)
     start = d.greatest(d.plus_days("z.starts_on", "-1"), "i.due_on")
     end = d.plus_days(d.least(f"COALESCE(z.ends_on, {day})", day), "-1")
     span = d.greatest("0", f"{d.days_between(end, start)} + 1")
     unpaid_p = fen("i.principal_due - i.principal_paid")
     unpaid_i = fen("i.interest_due - i.interest_paid")
-    amount = fen("a.amount")
-    # Days of [a, b] before the value date: the payment still counted as unpaid then.
-    bore = d.least(d.greatest("0", d.days_between("a.value_date", start)), span)
     # Paid after the grace period (for the grace rule), looked up per installment: pauses
-    # touch few installments, and allocations are indexed by installment.
-    after_grace = " + ".join(
-        f"""COALESCE((
-        SELECT SUM({fen("g.amount")}) FROM {table} g
+    # touch few installments, and the ledger is indexed by installment.
+    after_grace = " OR ".join(
+        f"""EXISTS (
+        SELECT 1 FROM {table} g
         WHERE g.installment_id = i.id AND NOT g.is_reversed
           AND g.component IN ('principal', 'interest')
-          AND {d.days_between("g.value_date", "i.due_on")} > p.grace_days), 0)"""
+          AND {d.days_between("g.value_date", "i.due_on")} > p.grace_days)"""
         for table in LEDGER_TABLES
     )
-    eligible = f"i.due_on < p.grace_until AND ({unpaid_p} + {unpaid_i} + {after_grace}) > 0"
+    eligible = f"i.due_on < p.grace_until AND ({unpaid_p} + {unpaid_i} > 0 OR {after_grace})"
     # Pauses are few: SQLite must start from them (CROSS JOIN fixes its join order), not
     # from every installment. PostgreSQL plans this by itself and has no CROSS JOIN … ON.
     join = "JOIN" if d.pg else "CROSS JOIN"
+    spans = f"""
+            SELECT i.id AS installment_id, i.loan_id, {start} AS span_start, {span} AS span,
+                   {unpaid_p} AS unpaid_p, {unpaid_i} AS unpaid_i
+            FROM portfolio_penaltypause z
+            {join} portfolio_loan l ON l.id = z.loan_id
+            {join} ({_products(d, as_of)}) p ON p.id = l.product_id
+            {join} portfolio_installment i ON i.loan_id = z.loan_id
+            WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
+              AND {eligible}"""
+    amount = fen("a.amount")
+    # Days of [a, b] before the value date: the payment still counted as unpaid then.
+    bore = d.least(d.greatest("0", d.days_between("a.value_date", "e.span_start")), "e.span")
     paid_rows = "".join(
         f"""
             UNION ALL
-            SELECT i.loan_id,
+            SELECT e.loan_id,
                    CASE WHEN a.component = 'principal' THEN {amount} * {bore} ELSE 0 END,
                    CASE WHEN a.component = 'interest' THEN {amount} * {bore} ELSE 0 END
-            FROM portfolio_penaltypause z
-            {join} portfolio_loan l ON l.id = z.loan_id
-            {join} ({_products(d, as_of)}) p ON p.id = l.product_id
-            {join} portfolio_installment i ON i.loan_id = z.loan_id
-            {join} {table} a
-                 ON a.installment_id = i.id AND NOT a.is_reversed
-            WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
-              AND {eligible}"""
+            FROM e {join} {table} a ON a.installment_id = e.installment_id AND NOT a.is_reversed"""
         for table in LEDGER_TABLES
     )
     return f"""
+        WITH e AS MATERIALIZED ({spans})
         SELECT w.loan_id, SUM(w.fd_p) AS fd_p, SUM(w.fd_i) AS fd_i FROM (
-            SELECT i.loan_id,
-                   ({unpaid_p}) * {span} AS fd_p, ({unpaid_i}) * {span} AS fd_i
-            FROM portfolio_penaltypause z
-            {join} portfolio_loan l ON l.id = z.loan_id
-            {join} ({_products(d, as_of)}) p ON p.id = l.product_id
-            {join} portfolio_installment i ON i.loan_id = z.loan_id
-            WHERE {scope.where(d, "l", loan=True)} AND z.starts_on <= {day}
-              AND {eligible}
+            SELECT e.loan_id, e.unpaid_p * e.span AS fd_p, e.unpaid_i * e.span AS fd_i
+            FROM e
             {paid_rows}
         ) w
         GROUP BY w.loan_id

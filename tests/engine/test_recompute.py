@@ -444,3 +444,26 @@ def test_a_reversed_prepayment_puts_a_current_loans_balance_back() -> None:
 
     # Then the loan owes its whole principal again
     assert figures(loan) == (0, "M0", D("0"), D("0"), D("0"), D("2000.00"))
+
+
+def test_a_stale_bucket_is_put_right_though_the_figures_did_not_change() -> None:
+    # Given an overdue loan and its case computed as of the day (dpd 36, M2)
+    client = ClientFactory(code="BK")
+    debtor = DebtorFactory()
+    loan = LoanFactory(client=client, debtor=debtor, contract_no="BK-1")
+    schedule(loan, ("2026-10-10", "1000.00", "50.00", "0", "0"))
+    batch_run(as_of=AS_OF)
+    assert figures(loan)[:2] == (36, "M2")
+    # whose stored buckets someone overwrote (the figures themselves still hold)
+    Loan.objects.filter(pk=loan.pk).update(bucket="M7+")
+    Case.objects.filter(debtor=debtor).update(bucket="M0")
+    before = Loan.objects.values_list("updated_at", flat=True).get(pk=loan.pk)
+
+    # When the same day is run again
+    run = batch_run(as_of=AS_OF)
+
+    # Then the figures are not rewritten, but both buckets are the dpd's again
+    assert run.counts["loans_changed"] == 0
+    assert Loan.objects.values_list("updated_at", flat=True).get(pk=loan.pk) == before
+    assert figures(loan)[:2] == (36, "M2")
+    assert Case.objects.get(debtor=debtor).bucket == "M2"

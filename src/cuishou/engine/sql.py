@@ -583,9 +583,7 @@ def figures_from(
     basis = f"p.day_count_basis * {MICRO}"
     cap_rate = f"CAST(ROUND(p.annual_cost_cap * {MICRO}) AS BIGINT)"
     cap = d.div_floor(f"{d.wide(fen('l.principal'))} * {cap_rate} * {days_lent}", basis)
-    # Contractual interest due by the day, for the cap: paid installments count too, so
-    # it is read per loan (through the (loan, seq) key), and only for a loan that bears
-    # penalty at all.
+    # With ``flags``: the loan's stored figures, carried through to be compared.
     stored_columns = {
         "s_computed": "computed_as_of",
         "s_dpd": "dpd",
@@ -600,6 +598,9 @@ def figures_from(
     if flags:
         stored = "".join(f", l.{col} AS {name}" for name, col in stored_columns.items())
         passed = "".join(f", t.{name}" for name in stored_columns)
+    # Contractual interest due by the day, for the cap: paid installments count too, so
+    # it is read per loan (through the (loan, seq) key), and only for a loan that bears
+    # penalty at all.
     charged = f"""COALESCE({
         fen(f'''(SELECT SUM(ch.interest_due) FROM portfolio_installment ch
                    WHERE ch.loan_id = l.id AND ch.due_on <= {day})''')
@@ -648,11 +649,12 @@ def figures_from(
             "u.s_balance <> u.balance_fen / 100.0",
         ]
     )
+    bucket = bucket_case("u.dpd")
     return f"""
         SELECT {", ".join(f"u.{c}" for c in LOAN_COLUMNS)},
-               {bucket_case("u.dpd")} AS bucket,
+               {bucket} AS bucket,
                {d.as_bool(differs)} AS changed,
-               {d.as_bool(f"u.s_bucket <> {bucket_case('u.dpd')}")} AS bucket_changed
+               {d.as_bool(f"u.s_bucket <> {bucket}")} AS bucket_changed
         FROM ({figures} {d.fence()}) u
     """
 

@@ -243,7 +243,7 @@ def actor_parts(actor: Any) -> tuple[int | None, str]:
 
 
 # From this many events on (a nightly run opening a portfolio's cases, an allocation), rows
-# go in through one executemany instead of model instances: the same columns, a fraction
+# go in through ``rows_insert`` instead of model instances: the same columns, a fraction
 # of the time. Such a batch returns no events.
 _RAW_INSERT_FROM = 1000
 _COLUMNS = (
@@ -264,13 +264,12 @@ _COLUMNS = (
 
 
 def _insert_raw(rows: list[dict[str, Any]], raw: list[tuple[str | None, str | None]]) -> None:
-    """Insert event rows (the ``_COLUMNS`` of each) without model instances, in one
-    executemany (SQLite) or ``COPY`` (PostgreSQL, where an executemany of tens of thousands
-    of rows took seconds); ``before``/``after`` go in as the JSON text already encoded for
-    the hash."""
+    """Insert event rows (the ``_COLUMNS`` of each) without model instances, through
+    ``rows_insert`` (multi-row INSERTs on SQLite, ``COPY`` on PostgreSQL, where an
+    executemany of tens of thousands of rows took seconds); ``before``/``after`` go in as
+    the JSON text already encoded for the hash."""
     ops = connection.ops
     table = AuditEvent._meta.db_table
-    pg = connection.vendor == "postgresql"
     at = ops.adapt_datetimefield_value(rows[0]["at"])
     params = [
         (
@@ -290,13 +289,7 @@ def _insert_raw(rows: list[dict[str, Any]], raw: list[tuple[str | None, str | No
         )
         for r, (before, after) in zip(rows, raw, strict=True)
     ]
-    if pg:
-        rows_insert(table, _COLUMNS, params)  # COPY parses the JSON text as jsonb
-        return
-    columns = ", ".join(_COLUMNS)
-    marks = ", ".join("%s" for _c in _COLUMNS)
-    with connection.cursor() as cur:
-        cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)
+    rows_insert(table, _COLUMNS, params)  # COPY parses the JSON text as jsonb
 
 
 def audit_record_many(

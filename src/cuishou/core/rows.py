@@ -1,8 +1,10 @@
 """Many rows in and out through the open connection, the fast way on each database.
 
-- ``rows_insert``: ``COPY … FROM STDIN`` on PostgreSQL, ``executemany`` on SQLite (a
-  multi-row ``INSERT`` with thousands of ``%s`` costs PostgreSQL's client more to parse
-  than the database to run).
+- ``rows_insert``: ``COPY … FROM STDIN`` on PostgreSQL (a multi-row ``INSERT`` with
+  thousands of ``%s`` costs PostgreSQL's client more to parse than the database to run);
+  on SQLite, multi-row ``INSERT … VALUES`` statements of up to ``_SQLITE_ROWS`` rows
+  straight on the driver's cursor (about a quarter of the time of an ``executemany``,
+  which steps and resets the statement once per row).
 - ``fetch_in``: a query over a long list of ids or keys: ``= ANY(%s)`` with one array on
   PostgreSQL, ``IN (…)`` in chunks on SQLite.
 - ``ids_reserve``: primary keys for rows about to be inserted, so related rows can be
@@ -23,6 +25,8 @@ from typing import Any
 from django.db import connection
 
 IN_CHUNK = 5000  # ids per IN list on SQLite (its limit is 32,766 parameters)
+_SQLITE_ROWS = 500  # rows per multi-row statement on SQLite
+_SQLITE_PARAMS = 32_000  # under SQLite's 32,766 parameters a statement
 
 
 def _raw_cursor() -> Any:
@@ -40,10 +44,28 @@ def rows_insert(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
                 for row in rows:
                     copy.write_row(row)
         else:
-            marks = ", ".join("?" for _c in columns)
-            cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            _sqlite_many(cur, f"INSERT INTO {table} ({names}) VALUES ", "", len(columns), rows)
     finally:
         cur.close()
+
+
+def _sqlite_many(cur: Any, head: str, tail: str, width: int, rows: Iterable[Sequence[Any]]) -> None:
+    """Run ``head`` + ``(?, …), (?, …)…`` + ``tail`` over ``rows`` (``width`` values each),
+    as few statements as SQLite's parameter limit allows; the full-size statement is
+    built once and kept by the driver's statement cache."""
+    per = max(1, min(_SQLITE_ROWS, _SQLITE_PARAMS // width))
+    mark = "(" + ", ".join(["?"] * width) + ")"
+    full = head + ", ".join([mark] * per) + tail
+    batch: list[Any] = []
+    count = 0
+    for row in rows:
+        batch.extend(row)
+        count += 1
+        if count == per:
+            cur.execute(full, batch)
+            batch, count = [], 0
+    if count:
+        cur.execute(head + ", ".join([mark] * count) + tail, batch)
 
 
 def fetch_in(
@@ -118,7 +140,11 @@ def rows_update(
                 [*([row[i] for row in rows] for i in range(len(columns))), [r[-1] for r in rows]],
             )
         else:
-            sets = ", ".join(f"{name} = ?" for name, _type in columns)
-            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = ?", rows)
+            # UPDATE … FROM a VALUES list (SQLite 3.33+), many rows a statement.
+            names = [name for name, _type in columns]
+            head = f"WITH v({', '.join(names)}, id) AS (VALUES "
+            sets = ", ".join(f"{name} = v.{name}" for name in names)
+            tail = f") UPDATE {table} SET {sets} FROM v WHERE {table}.id = v.id"
+            _sqlite_many(cur, head, tail, len(columns) + 1, rows)
     finally:
         cur.close()

@@ -34,7 +34,9 @@ from cuishou.cases.models import (
     PromiseToPay,
     RepaymentPlan,
 )
+from cuishou.core.gcpause import gc_paused
 from cuishou.core.rows import fetch_in, rows_insert
+from cuishou.core.sqlite import run_page_cache
 from cuishou.core.timeutil import today_shanghai
 from cuishou.payments.bulk import PaymentRequest, as_date, date_text, payments_post_bulk
 from cuishou.payments.choices import PaymentChannel, StatementLineStatus
@@ -370,6 +372,15 @@ def statement_import(
     unless a dry run, a refused ``StatementImport`` with the report). A dry run matches
     and counts, and writes nothing. ``post=False`` stores the matched lines without
     posting them (``statement_post_matched`` posts them later)."""
+    with gc_paused():
+        return _statement_import(
+            actor=actor, client=client, data=data, file_name=file_name, dry_run=dry_run, post=post
+        )
+
+
+def _statement_import(
+    *, actor: Any, client: Client, data: bytes, file_name: str, dry_run: bool, post: bool
+) -> ReconcileResult:
     today = today_shanghai()
     read = statement_read(data, today=today)
     user_id, label = actor_parts(actor)
@@ -543,6 +554,11 @@ def statement_post_matched(*, actor: Any, client: Client, limit: int | None = No
     whose posting is refused (a date before the loan was disbursed, …) goes to the queue
     with the reason. A chunk that meets a key posted at the same moment by someone else
     (the key's unique index) is tried once more, and then finds that payment."""
+    with gc_paused(), run_page_cache():
+        return _post_all(actor, client, limit)
+
+
+def _post_all(actor: Any, client: Client, limit: int | None) -> int:
     posted = 0
     for rows in _todo_chunks(client, limit):
         for attempt in (1, 2):

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from cuishou.audit.models import AppendOnlyError, AuditEvent
 from cuishou.audit.services import (
+    _ENCODE,
     AuditEntry,
+    CanonicalJSON,
     _canonical,
     _canonical_parts,
     _hashed_fields,
@@ -335,4 +337,28 @@ def test_a_large_batch_of_awkward_text_verifies_after_the_round_trip() -> None:
     audit_record_many(actor="bench", entries=entries)
     assert AuditEvent.objects.get(seq=3).summary == awkward[3]
     assert AuditEvent.objects.get(seq=4).after["list"] == [1, 2.5, awkward[4]]
+    assert audit_verify().ok
+
+
+@pytest.mark.parametrize("count", [3, 1201])  # model instances, and the raw insert
+def test_events_given_as_canonical_json_text_store_and_verify_as_the_objects(
+    count: int,
+) -> None:
+    awkward = ['引号"与\\反斜杠', "换行\n制表\t", "\x01\x1f", "emoji 😀", ""]
+    objects = [
+        {"allocations": [{"amount": "1.00", "seq": None}], "reference": awkward[n % 5], "n": n}
+        for n in range(count)
+    ]
+    entries = [
+        AuditEntry(
+            action="payment.post",
+            object_type="payments.payment",
+            object_id=str(n),
+            after=CanonicalJSON(_ENCODE(after)),
+        )
+        for n, after in enumerate(objects)
+    ]
+    audit_record_many(actor="bulk", entries=entries, plain=True)
+    stored = list(AuditEvent.objects.order_by("seq").values_list("after", flat=True))
+    assert stored == objects
     assert audit_verify().ok

@@ -30,6 +30,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring as _quote  # json.dumps(…, ensure_ascii=False)
 from typing import Any, NamedTuple
 
 import polars as pl
@@ -37,7 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cuishou.audit.services import AuditEntry, actor_parts, audit_record_many
+from cuishou.audit.services import AuditEntry, CanonicalJSON, actor_parts, audit_record_many
 from cuishou.cases.models import Case, WaiverLine
 from cuishou.core.rows import fetch_in, ids_reserve, rows_insert, rows_update
 from cuishou.engine import sql as engine_sql
@@ -477,17 +478,21 @@ def _post_checked(
                 pl.lit(False),
             ).rows(),
         )
+        # Each payment's allocation lines as the audit log's canonical JSON, built
+        # column-wise (keys sorted; amounts, components and ids need no escaping).
+        line_json = pl.concat_str(
+            pl.lit('{"amount":"'),
+            pl.col("amount"),
+            pl.lit('","component":"'),
+            pl.col("component"),
+            pl.lit('","installment_id":'),
+            pl.col("inst_id").cast(pl.String).fill_null("null"),
+            pl.lit(',"seq":'),
+            pl.col("seq").cast(pl.String).fill_null("null"),
+            pl.lit("}"),
+        )
         described = dict(
-            lines.group_by("item", maintain_order=True)
-            .agg(
-                pl.struct(
-                    "component",
-                    pl.col("inst_id").alias("installment_id"),
-                    "seq",
-                    "amount",
-                ).alias("lines")
-            )
-            .rows()
+            lines.group_by("item", maintain_order=True).agg(line_json.str.join(",")).rows()
         )
         installments = _paid_more(installments, lines)
         for item in items:
@@ -500,16 +505,14 @@ def _post_checked(
                 object_id=str(by_item[item]),
                 case_id=cases.get((int(client_id), int(debtor_id))),
                 summary=f"{contract_no}: {amount} value date {day}",
-                after={
-                    "loan_id": request.loan_id,
-                    "amount": str(amount),
-                    "value_date": day,
-                    "channel": channels[item],
-                    "reference": reference,
-                    "idempotency_key": key,
-                    "waterfall": waterfall,
-                    "allocations": described.get(item, []),
-                },
+                # {"loan_id", "amount", "value_date", "channel", "reference",
+                # "idempotency_key", "waterfall", "allocations"}, as payment_post writes.
+                after=CanonicalJSON(
+                    f'{{"allocations":[{described.get(item, "")}],"amount":"{amount}"'
+                    f',"channel":{_quote(channels[item])},"idempotency_key":{_quote(key)}'
+                    f',"loan_id":{int(request.loan_id)},"reference":{_quote(reference)}'
+                    f',"value_date":"{day}","waterfall":{_quote(waterfall)}}}'
+                ),
             )
             marks[item] = (
                 int(client_id),

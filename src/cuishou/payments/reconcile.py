@@ -49,7 +49,6 @@ from cuishou.portfolio.models import Client, Debtor, Installment, Loan
 _KEY_MAX = 100
 _CHUNK = 5000
 _POST_CHUNK = 5000  # matched lines posted per transaction
-_ROWS_PER_INSERT = 500  # 13 parameters each: under SQLite's 32,766
 _OPEN = (StatementLineStatus.QUEUED, StatementLineStatus.UNMATCHED)
 
 
@@ -313,13 +312,11 @@ def _insert_lines(
     candidates: dict[int, list[dict[str, Any]]],
     info: dict[int, tuple[str, str]],
 ) -> None:
-    """``COPY`` on PostgreSQL; multi-row INSERTs of ``_ROWS_PER_INSERT`` lines on SQLite
-    (the ORM's bulk_create cost more than the whole match; on PostgreSQL, the client
-    spent longer parsing the multi-row statements' thousands of ``%s`` than the server
-    running them: 11 of the 19 s the bench took there)."""
+    """Through ``rows_insert``: ``COPY`` on PostgreSQL, multi-row INSERTs on SQLite (the
+    ORM's bulk_create cost more than the whole match; on PostgreSQL, the client spent
+    longer parsing multi-row statements' thousands of ``%s`` than the server running
+    them: 11 of the 19 s the bench took there)."""
     table = StatementLine._meta.db_table
-    row_marks = f"({', '.join(['%s'] * len(_LINE_COLUMNS))})"
-    head = f"INSERT INTO {table} ({', '.join(_LINE_COLUMNS)}) VALUES "
     # The amount as the text "123.45" (what Django sends for a Decimal), built by Polars.
     fen = pl.col("amount_fen")
     frame = rows.select(
@@ -345,16 +342,7 @@ def _insert_lines(
         )
         for row in frame.iter_rows()
     ]
-    if connection.vendor == "postgresql":
-        rows_insert(table, _LINE_COLUMNS, values)
-        return
-    with connection.cursor() as cur:
-        for start in range(0, len(values), _ROWS_PER_INSERT):
-            batch = values[start : start + _ROWS_PER_INSERT]
-            cur.execute(
-                head + ", ".join([row_marks] * len(batch)),
-                [value for row in batch for value in row],
-            )
+    rows_insert(table, _LINE_COLUMNS, values)
 
 
 def statement_import(

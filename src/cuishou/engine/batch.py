@@ -63,6 +63,7 @@ from cuishou.cases.plans import plans_decide
 from cuishou.cases.promises import promises_decide
 from cuishou.cases.settlements import settlements_decide
 from cuishou.cases.strategies import strategies_assign, strategies_escalate
+from cuishou.core.gcpause import gc_paused
 from cuishou.core.timeutil import require_date
 from cuishou.engine.choices import RunStatus
 from cuishou.engine.models import BatchRun, RecomputeMark
@@ -446,7 +447,7 @@ def batch_run(
         _add(counts, settlements_decide(as_of=as_of, client_id=client_id, actor=actor))
         if shards == 1:
             scope = Scope(client_id=client_id)
-            with run_page_cache():
+            with gc_paused(), run_page_cache():
                 _add(counts, shard_current(as_of=as_of, scope=scope, actor=actor))
                 _add(
                     counts,

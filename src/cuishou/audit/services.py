@@ -142,12 +142,12 @@ def _canonical_parts(
     ``plain``: before and after hold no floats (nothing for ``_normalized`` to do)."""
     encode = _ENCODE if plain else _encode
 
-    def text(value: Any) -> str | None:
+    def json_text(value: Any) -> str | None:
         if value is None:
             return None
         return str.__str__(value) if type(value) is CanonicalJSON else encode(value)
 
-    before, after = text(values["before"]), text(values["after"])
+    before, after = json_text(values["before"]), json_text(values["after"])
     text = "".join(
         (
             '{"action":',

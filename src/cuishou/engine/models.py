@@ -103,8 +103,14 @@ class RecomputeMark(models.Model):
         related_name="+",
         db_index=False,
     )
+    # Nothing looks marks up by debtor alone (a debtor's deletion scans this short-lived
+    # table): a statement's posting adds tens of thousands, in no order of debtor.
     debtor = models.ForeignKey(
-        "portfolio.Debtor", verbose_name=_("debtor"), on_delete=models.CASCADE, related_name="+"
+        "portfolio.Debtor",
+        verbose_name=_("debtor"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     from_date = models.DateField(_("from"))
     reason = models.CharField(_("reason"), max_length=200)

@@ -230,6 +230,11 @@ LOGGING = {
 # that holds them spares it re-reading them through the operating system. PostgreSQL has
 # its own shared buffers.
 CUISHOU_BATCH_SQLITE_CACHE_MB = int(os.environ.get("CUISHOU_BATCH_SQLITE_CACHE_MB", "1024"))
+# How much of the SQLite file a bank statement's import may read through a memory map
+# (MiB; 0: none), while it runs: it reads a million loans and then the pages of tens of
+# thousands of them at random, which a map serves without copying each page into the
+# page cache. SQLite caps it at its compiled limit (2 GiB in Debian's build).
+CUISHOU_STATEMENT_SQLITE_MMAP_MB = int(os.environ.get("CUISHOU_STATEMENT_SQLITE_MMAP_MB", "2048"))
 
 CUISHOU_DEFAULT_CLIENT_TIMEZONE = "Asia/Shanghai"
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -36,7 +37,7 @@ from cuishou.cases.models import (
 )
 from cuishou.core.gcpause import gc_paused
 from cuishou.core.rows import fetch_in, rows_insert
-from cuishou.core.sqlite import run_page_cache
+from cuishou.core.sqlite import memory_mapped, run_page_cache
 from cuishou.core.timeutil import today_shanghai
 from cuishou.payments.bulk import PaymentRequest, as_date, date_text, payments_post_bulk
 from cuishou.payments.choices import PaymentChannel, StatementLineStatus
@@ -360,7 +361,7 @@ def statement_import(
     unless a dry run, a refused ``StatementImport`` with the report). A dry run matches
     and counts, and writes nothing. ``post=False`` stores the matched lines without
     posting them (``statement_post_matched`` posts them later)."""
-    with gc_paused():
+    with gc_paused(), memory_mapped(settings.CUISHOU_STATEMENT_SQLITE_MMAP_MB):
         return _statement_import(
             actor=actor, client=client, data=data, file_name=file_name, dry_run=dry_run, post=post
         )
@@ -542,7 +543,11 @@ def statement_post_matched(*, actor: Any, client: Client, limit: int | None = No
     whose posting is refused (a date before the loan was disbursed, …) goes to the queue
     with the reason. A chunk that meets a key posted at the same moment by someone else
     (the key's unique index) is tried once more, and then finds that payment."""
-    with gc_paused(), run_page_cache():
+    with (
+        gc_paused(),
+        memory_mapped(settings.CUISHOU_STATEMENT_SQLITE_MMAP_MB),
+        run_page_cache(),
+    ):
         return _post_all(actor, client, limit)
 
 

@@ -49,7 +49,11 @@ class AuditEvent(models.Model):
     before = models.JSONField(_("before"), null=True, blank=True, editable=False)
     after = models.JSONField(_("after"), null=True, blank=True, editable=False)
     prev_hash = models.CharField(_("previous hash"), max_length=64, editable=False)
-    hash = models.CharField(_("hash"), max_length=64, unique=True, editable=False)
+    # Not indexed: nothing looks an event up by its hash (verify walks the chain by seq),
+    # and seq's uniqueness under the chain head's lock already makes each link one of a
+    # kind. A unique index on random hex took a posting's tens of thousands of events
+    # into every page of it, rewritten at each commit.
+    hash = models.CharField(_("hash"), max_length=64, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 

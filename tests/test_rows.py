@@ -73,7 +73,7 @@ def test_rows_update_sets_the_named_rows_and_no_others() -> None:
             assert by_id[mark.pk] == (f"r{i}", dt.date(2026, 1, 1))
 
 
-def test_a_wide_row_takes_fewer_rows_a_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_statement_stays_under_the_parameter_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """A statement stays under SQLite's parameter limit whatever the row's width: with
     the cap at 39 parameters, 5-column rows go 7 a statement, and all are stored."""
     seen: list[int] = []

@@ -10,7 +10,32 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import connection
 
-_cache = threading.local()  # per thread, as Django's connections are
+_held = threading.local()  # per thread, as Django's connections are: pragma → depth
+
+
+@contextmanager
+def _pragma_held(pragma: str, value: int) -> Iterator[None]:
+    """On SQLite, ``PRAGMA pragma = value`` on this thread's connection while the block
+    runs, then the previous value again. Nested blocks of one pragma share the outer
+    one's. Nothing on another database, or where the pragma reports nothing (an
+    in-memory database has no ``mmap_size``)."""
+    depth = getattr(_held, pragma, 0)
+    before: int | None = None
+    if connection.vendor == "sqlite" and depth == 0:
+        with connection.cursor() as cur:
+            cur.execute(f"PRAGMA {pragma}")
+            row = cur.fetchone()
+            if row is not None:
+                before = int(row[0])
+                cur.execute(f"PRAGMA {pragma} = {int(value)}")
+    setattr(_held, pragma, depth + 1)
+    try:
+        yield
+    finally:
+        setattr(_held, pragma, depth)
+        if before is not None:
+            with connection.cursor() as cur:
+                cur.execute(f"PRAGMA {pragma} = {before}")
 
 
 @contextmanager
@@ -20,21 +45,11 @@ def run_page_cache() -> Iterator[None]:
     it). Nested blocks share the outer one's, so a night's current state and history
     days read through one cache."""
     megabytes = int(settings.CUISHOU_BATCH_SQLITE_CACHE_MB)
-    depth = getattr(_cache, "depth", 0)
-    before: int | None = None
-    if connection.vendor == "sqlite" and megabytes > 0 and depth == 0:
-        with connection.cursor() as cur:
-            cur.execute("PRAGMA cache_size")
-            before = int(cur.fetchone()[0])
-            cur.execute(f"PRAGMA cache_size = {-megabytes * 1024}")  # negative: KiB
-    _cache.depth = depth + 1
-    try:
+    if megabytes <= 0:
         yield
-    finally:
-        _cache.depth = depth
-        if before is not None:
-            with connection.cursor() as cur:
-                cur.execute(f"PRAGMA cache_size = {before}")
+        return
+    with _pragma_held("cache_size", -megabytes * 1024):  # negative: KiB
+        yield
 
 
 @contextmanager
@@ -43,20 +58,8 @@ def memory_mapped(megabytes: int) -> Iterator[None]:
     (``PRAGMA mmap_size``) while the block runs, then as before. Pages read through the
     map are not copied into the page cache; pages written still are. Nested blocks
     share the outer one's."""
-    depth = getattr(_cache, "mmap_depth", 0)
-    before: int | None = None
-    if connection.vendor == "sqlite" and megabytes > 0 and depth == 0:
-        with connection.cursor() as cur:
-            cur.execute("PRAGMA mmap_size")
-            row = cur.fetchone()  # none for an in-memory database: nothing to map
-            if row is not None:
-                before = int(row[0])
-                cur.execute(f"PRAGMA mmap_size = {int(megabytes) * 1024 * 1024}")
-    _cache.mmap_depth = depth + 1
-    try:
+    if megabytes <= 0:
         yield
-    finally:
-        _cache.mmap_depth = depth
-        if before is not None:
-            with connection.cursor() as cur:
-                cur.execute(f"PRAGMA mmap_size = {before}")
+        return
+    with _pragma_held("mmap_size", megabytes * 1024 * 1024):
+        yield

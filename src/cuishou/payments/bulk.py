@@ -523,8 +523,8 @@ def _post_checked(
             outcomes[item] = PaymentOutcome(payment_id=by_item[item])
     # Events and marks in the order of the requests (as one posting after another), not
     # of the rounds.
-    recompute_marks_add_many(marks[item] for item in sorted(marks))
     audit_record_many(actor=actor, entries=[entries[item] for item in sorted(entries)], plain=True)
+    recompute_marks_add_many(marks[item] for item in sorted(marks))
 
 
 def _paid_more(installments: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
